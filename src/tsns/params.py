@@ -1,0 +1,177 @@
+"""``params.yaml``: loading and validation.
+
+Every key the pipeline knows is declared in :data:`SCHEMA` with a checker. A key
+that is not declared (a typo such as ``importance.JJ``) is an error that names
+the closest known key, so a misspelt ``dvc exp run -S`` never runs silently with
+defaults.
+"""
+from __future__ import annotations
+
+import difflib
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .errors import ConfigError
+
+Check = Callable[[Any], bool]
+
+
+def _int(lo=None, hi=None, null=False) -> tuple[Check, str]:
+    def ok(v):
+        if v is None:
+            return null
+        return isinstance(v, Integral) and not isinstance(v, bool) and (lo is None or v >= lo) and (hi is None or v <= hi)
+    rng = f"integer >= {lo}" if lo is not None else "integer"
+    return ok, rng + (" or null" if null else "")
+
+
+def _real(lo, hi, lo_open=False) -> tuple[Check, str]:
+    def ok(v):
+        if not isinstance(v, Real) or isinstance(v, bool):
+            return False
+        return (v > lo if lo_open else v >= lo) and v <= hi
+    return ok, f"number in {'(' if lo_open else '['}{lo}, {hi}]"
+
+
+def _pos() -> tuple[Check, str]:
+    return (lambda v: isinstance(v, Real) and not isinstance(v, bool) and v > 0), "positive number"
+
+
+def _choice(*opts) -> tuple[Check, str]:
+    return (lambda v: v in opts), "one of " + ", ".join(map(str, opts))
+
+
+def _str(null=False) -> tuple[Check, str]:
+    return (lambda v: isinstance(v, str) or (null and v is None)), "string" + (" or null" if null else "")
+
+
+def _list(item: tuple[Check, str], min_len=1) -> tuple[Check, str]:
+    return (lambda v: isinstance(v, list) and len(v) >= min_len and all(item[0](x) for x in v)), f"list of {item[1]}"
+
+
+def _max_features(v) -> bool:
+    if v is None or v in ("sqrt", "log2"):
+        return True
+    if isinstance(v, Integral) and not isinstance(v, bool):
+        return v >= 1
+    return isinstance(v, Real) and 0 < v <= 1
+
+
+SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
+    "seeds": _list(_int(0)),
+    "data": {
+        "datasets": _list(_str()),
+        "mirror": _str(null=True),
+        "limit": _int(1, null=True),
+        "seed": _int(0),
+        "allow_download": _choice(True, False),
+    },
+    "extract": {
+        "model": _str(),
+        "pooling": _choice("cls", "mean"),
+        "max_length": _int(8),
+        "truncation": _choice("head", "tail", "head+tail"),
+        "head_fraction": _real(0, 1, lo_open=True),
+        "batch_size": _int(1),
+        "precision": _choice("auto", "fp32", "bf16", "fp16"),
+        "device": _choice("auto", "cpu", "cuda"),
+    },
+    "importance": {
+        "J": _int(1),
+        "beta": _real(0, 1, lo_open=True),
+        "alpha": _real(0, 1),
+        "eps": _pos(),
+        "scaling": _choice("literal", "normalized"),
+        "method": _choice("random_forest", "extra_trees"),
+        "n_estimators": _int(1),
+        "max_depth": _int(1, null=True),
+        "max_features": (_max_features, "'sqrt', 'log2', null, an integer >= 1 or a fraction in (0, 1]"),
+        "n_jobs": (lambda v: isinstance(v, Integral) and v != 0, "non-zero integer (-1 = all cores)"),
+    },
+    "transfer": {
+        "domains": _list(_str(), min_len=2),
+        "K": _list(_int(1)),
+        "C": _pos(),
+        "max_iter": _int(10),
+    },
+    "fingerprint": {
+        "K": _int(1),
+    },
+}
+
+
+def _known_keys() -> list[str]:
+    keys = []
+    for sec, spec in SCHEMA.items():
+        if isinstance(spec, dict):
+            keys += [f"{sec}.{k}" for k in spec]
+        else:
+            keys.append(sec)
+    return keys
+
+
+def _unknown(key: str) -> ConfigError:
+    close = difflib.get_close_matches(key, _known_keys(), n=1)
+    hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(_known_keys())}"
+    return ConfigError(f"unknown parameter {key!r} in params.yaml: {hint}")
+
+
+def validate(params: dict) -> dict:
+    """Check every key and value of a params mapping; return it unchanged.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown key, a missing key, or a value outside its range.
+    """
+    if not isinstance(params, dict):
+        raise ConfigError("params.yaml must be a mapping of sections: restore it from git (`git checkout params.yaml`)")
+    for sec, val in params.items():
+        if sec not in SCHEMA:
+            raise _unknown(sec)
+        spec = SCHEMA[sec]
+        if isinstance(spec, dict):
+            if not isinstance(val, dict):
+                raise ConfigError(f"params.yaml section {sec!r} must be a mapping of keys")
+            for k, v in val.items():
+                if k not in spec:
+                    raise _unknown(f"{sec}.{k}")
+                check, what = spec[k]
+                if not check(v):
+                    raise ConfigError(f"{sec}.{k}={v!r} is invalid: it must be a {what}")
+            missing = [k for k in spec if k not in val]
+            if missing:
+                raise ConfigError(f"params.yaml lacks {', '.join(f'{sec}.{k}' for k in missing)}: add it (see README, Parameters)")
+        else:
+            check, what = spec
+            if not check(val):
+                raise ConfigError(f"{sec}={val!r} is invalid: it must be a {what}")
+    missing = [s for s in SCHEMA if s not in params]
+    if missing:
+        raise ConfigError(f"params.yaml lacks section(s) {', '.join(missing)}: restore them (see README, Parameters)")
+    return params
+
+
+def load(path: str | Path = "params.yaml") -> dict:
+    """Read and validate ``params.yaml``."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path} not found: run from the repository root")
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}): fix the syntax") from exc
+    return validate(params)
+
+
+def get(params: dict, dotted: str):
+    """Value of a dotted key such as ``importance.J``."""
+    cur: Any = params
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            raise _unknown(dotted)
+        cur = cur[part]
+    return cur

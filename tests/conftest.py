@@ -1,0 +1,43 @@
+"""Shared fixtures: a tiny randomly initialised BERT (no weights downloaded) and small arrays."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A 2-layer, 32-wide BERT with random weights, saved to a local folder.
+
+    The tokenizer is the embedded model's (offline); the weights are random, so
+    nothing is downloaded and tests run in seconds.
+    """
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from tsns.extract import resolve_model
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128)
+    BertModel(cfg).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model("embedded")).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture
+def planted():
+    """Synthetic source: 600 x 60 neurons; neurons 0-4 carry the label, the rest is noise."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 60)).astype(np.float32)
+    y = (X[:, :5].sum(axis=1) + 0.5 * rng.normal(size=600) > 0).astype(int)
+    return X, y

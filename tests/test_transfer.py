@@ -1,0 +1,113 @@
+"""Transfer: the no-target-leak property, baselines and the Table 2 summary."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsns.errors import TargetLeakError
+from tsns.importance import ForestParams, importance_matrix, aggregate, top_k
+from tsns.transfer import (HeldOutTarget, LabelledSource, Selection, baseline_selections, check_no_leak,
+                           layer_neurons, random_neurons, run_transfer_grid, summarize, train_classifier,
+                           transfer_accuracy)
+
+
+def _domain(seed, n=300, N=40, shift=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, N)).astype(np.float32) + shift
+    y = (X[:, :3].sum(axis=1) > 3 * shift).astype(int)
+    return X, y
+
+
+@pytest.fixture
+def src_tgt():
+    Xs, ys = _domain(0)
+    Xt, yt = _domain(1, shift=0.2)
+    return LabelledSource("src", Xs, ys, "sha-src"), HeldOutTarget("tgt", Xt, yt, "sha-tgt")
+
+
+def test_target_labels_are_not_exposed(src_tgt):
+    _, tgt = src_tgt
+    public = {k for k in vars(tgt) if not k.startswith("_")}
+    assert public == {"name", "X", "sha256"} and not hasattr(tgt, "y")
+
+
+def test_selection_fitted_on_target_is_refused(src_tgt):
+    src, tgt = src_tgt
+    leaky = Selection(np.arange(5), "singletsns", fit_on=("sha-src", "sha-tgt"))
+    with pytest.raises(TargetLeakError, match="selected with the target"):
+        transfer_accuracy(src, tgt, leaky)
+
+
+def test_target_equal_to_source_is_refused(src_tgt):
+    src, _ = src_tgt
+    same = HeldOutTarget("src", src.X, src.y, "sha-src")
+    with pytest.raises(TargetLeakError, match="also the source"):
+        check_no_leak(same, src, Selection(np.arange(5), "random"))
+
+
+def test_grid_refuses_leaky_selection_before_training(src_tgt):
+    src, tgt = src_tgt
+    sels = {"src": [Selection(np.arange(5), "singletsns", fit_on=("sha-tgt",))]}
+    with pytest.raises(TargetLeakError):
+        run_transfer_grid({"src": src}, {"tgt": tgt}, sels, [("src", "tgt")])
+
+
+def test_nothing_of_the_target_changes_selection_or_classifier(src_tgt):
+    """Property: replace the target's labels and features entirely; the source-side
+    selection and classifier stay bit-identical, only the score moves."""
+    src, tgt = src_tgt
+    q = importance_matrix(src.X, src.y, J=3, beta=0.7, params=ForestParams(n_estimators=20), random_state=0)
+    neurons = top_k(aggregate(q), 5)
+    clf = train_classifier(src.X, src.y, neurons)
+    rng = np.random.default_rng(9)
+    other = HeldOutTarget("tgt2", rng.normal(size=tgt.X.shape).astype(np.float32),
+                          rng.integers(0, 2, size=len(tgt)), "sha-tgt2")
+    q2 = importance_matrix(src.X, src.y, J=3, beta=0.7, params=ForestParams(n_estimators=20), random_state=0)
+    np.testing.assert_array_equal(q, q2)
+    clf2 = train_classifier(src.X, src.y, top_k(aggregate(q2), 5))
+    np.testing.assert_array_equal(clf[-1].coef_, clf2[-1].coef_)
+    sel = Selection(neurons, "singletsns", fit_on=("sha-src",))
+    a1 = transfer_accuracy(src, tgt, sel, clf=clf)
+    a2 = transfer_accuracy(src, other, sel, clf=clf)
+    assert 0.0 <= a2 <= 1.0 and a1 > 0.75  # planted signal transfers; random target does not matter to training
+
+
+def test_classifier_learns_only_from_source(monkeypatch, src_tgt):
+    """Spy on LogisticRegression.fit: every row it sees is a source row."""
+    from sklearn.linear_model import LogisticRegression
+
+    src, tgt = src_tgt
+    seen = []
+    orig = LogisticRegression.fit
+
+    def spy(self, X, y, *a, **k):
+        seen.append(len(X))
+        return orig(self, X, y, *a, **k)
+
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    sels = {"src": baseline_selections((4, 10), [5], [0, 1], "src")}
+    long = run_transfer_grid({"src": src}, {"tgt": tgt}, sels, [("src", "tgt")])
+    assert seen and all(n == len(src.X) for n in seen)
+    assert set(long.method) == {"last_layer", "all_layers", "random"}
+
+
+def test_layer_and_random_neurons():
+    np.testing.assert_array_equal(layer_neurons(-1, (3, 4)), [8, 9, 10, 11])
+    np.testing.assert_array_equal(layer_neurons(0, (3, 4)), [0, 1, 2, 3])
+    r = random_neurons(5, 12, seed=0, salt="a")
+    assert len(set(r)) == 5 and r.max() < 12
+    np.testing.assert_array_equal(r, random_neurons(5, 12, seed=0, salt="a"))
+    assert not np.array_equal(r, random_neurons(5, 12, seed=1, salt="a"))
+
+
+def test_summarize_hand_computed():
+    long = pd.DataFrame({
+        "source": ["a", "a", "b", "b"], "target": ["b", "b", "a", "a"], "method": ["m"] * 4, "K": [5] * 4,
+        "seed": [0, 1, 0, 1], "accuracy": [0.8, 0.6, 0.7, 0.9]})
+    s = summarize(long)
+    ab = s[(s.source == "a")].iloc[0]
+    assert ab["mean"] == pytest.approx(0.7) and ab["std"] == pytest.approx(0.1)
+    avg = s[s.source == "Average"].iloc[0]
+    # per-seed averages: seed0 = 0.75, seed1 = 0.75 -> mean 0.75, std 0
+    assert avg["mean"] == pytest.approx(0.75) and avg["std"] == pytest.approx(0.0)
