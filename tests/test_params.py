@@ -86,7 +86,7 @@ def test_dvc_stage_declares_every_param_it_passes(name, stage):
 
 def test_notebook_defaults_match_params_yaml(params):
     """Opening a notebook interactively runs with the same values as `dvc repro`."""
-    for name, stage in _stages():
+    for _name, stage in _stages():
         nb_path = re.search(r"(notebooks/\S+\.ipynb)", stage["cmd"]).group(1)
         nb = json.loads((REPO / nb_path).read_text())
         cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))

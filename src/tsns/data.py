@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 
 from tsns.errors import ChecksumError, ConfigError, DataUnavailableError, TSNSError
+from tsns.io import atomic_path, file_sha256
 
 __all__ = [
     "COLUMNS",
@@ -939,14 +940,6 @@ def _fetch_url(url: str, dest: Path, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> 
     return h.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _find_member(names: Sequence[str], member: str) -> str | None:
     if member in names:
         return member
@@ -969,7 +962,7 @@ def _from_url(
         d = spec.downloads[i]
         dest = folder / d.filename
         if dest.is_file():
-            digest = _file_sha256(dest)
+            digest = file_sha256(dest)
             if not verify or d.sha256 is None or digest == d.sha256:
                 logger.info("%s: using cached download %s", spec.name, dest)
                 got[i], digests[d.url] = dest, digest
@@ -1637,23 +1630,11 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike[str], provenance: Mappi
         meta_text = json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise TSNSError(f"provenance for {path} is not JSON-serialisable ({exc}); pass plain dicts/str/int") from exc
-    path.parent.mkdir(parents=True, exist_ok=True)
     side = _sidecar(path)
-    tmp_files: list[Path] = []
-    try:
-        fd, tmp_pq = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp_files.append(Path(tmp_pq))
+    # both files reach their final names only when both were written in full
+    with atomic_path(path, suffix=".parquet") as tmp_pq, atomic_path(side) as tmp_js:
         table.to_parquet(tmp_pq, index=False)
-        fd, tmp_js = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=path.parent)
-        tmp_files.append(Path(tmp_js))
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(meta_text)
-        os.replace(tmp_pq, path)
-        os.replace(tmp_js, side)
-    finally:
-        for t in tmp_files:
-            t.unlink(missing_ok=True)
+        tmp_js.write_text(meta_text, encoding="utf-8")
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:

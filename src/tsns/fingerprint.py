@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from .errors import ConfigError, TSNSError
 
 
 def fingerprint(neurons: Sequence[int], layer_shape: tuple[int, int]) -> np.ndarray:

