@@ -165,7 +165,7 @@ def plot_k_sweep(sweep: pd.DataFrame, path: Path, *, N: int) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(8.5, 4))
     styles = {"singletsns": ("o-", "SingleTSNS (ours)"), "random": ("s--", "random K (ours)"),
               "last_layer": (":", "last layer (ours)"), "all_layers": ("-.", f"all layers, N={N} (ours)"),
               "paper_singletsns": ("^-", "SingleTSNS (paper, bert-large)")}
@@ -177,7 +177,7 @@ def plot_k_sweep(sweep: pd.DataFrame, path: Path, *, N: int) -> Path:
     ax.set_ylabel("average accuracy over 12 pairs (%)")
     ax.set_title("Table 2 averages against K")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
