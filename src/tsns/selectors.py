@@ -29,6 +29,12 @@ from .importance import METHODS, SCALINGS, ForestParams, aggregate, importance_m
 __all__ = ["SingleTSNS", "MultiTSNS"]
 
 
+def _check_classes(y) -> None:
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ConfigError(f"the source has one class only ({classes.tolist()}): neuron importance needs two or more")
+
+
 def _check_k(k, n_features: int) -> int:
     if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
         raise ConfigError(f"k={k!r} must be a positive integer")
@@ -155,6 +161,7 @@ class SingleTSNS(_TSNSBase):
         params = self._validate_common()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
+        _check_classes(y)
         k = _check_k(self.k, X.shape[1])
         if not isinstance(self.alpha, Real) or not 0 <= self.alpha <= 1:
             raise ConfigError(f"alpha={self.alpha!r} must lie in [0, 1]")
@@ -241,6 +248,7 @@ class MultiTSNS(_TSNSBase):
         params = self._validate_common()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
+        _check_classes(y)
         if groups is None:
             raise ConfigError("MultiTSNS.fit needs groups=source ids (one per row): pass fit(X, y, groups=...)")
         groups = np.asarray(groups)
