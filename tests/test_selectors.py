@@ -50,8 +50,7 @@ def test_multitsns_without_groups_names_the_fix(planted):
 def test_singletsns_equals_stage_functions(planted):
     X, y = planted
     sel = SingleTSNS(k=5, J=3, n_estimators=20, random_state=7).fit(X, y)
-    seed = int(np.random.RandomState(7).randint(np.iinfo(np.int32).max))
-    q = importance_matrix(X, y, J=3, beta=0.7, params=ForestParams(n_estimators=20), random_state=seed)
+    q = importance_matrix(X, y, J=3, beta=0.7, params=ForestParams(n_estimators=20), random_state=7)
     np.testing.assert_array_equal(sel.q_, q)
     np.testing.assert_array_equal(sel.selected_, top_k(aggregate(q), 5))
     assert set(sel.selected_) == set(range(5))

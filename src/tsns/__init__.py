@@ -2,3 +2,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .selectors import MultiTSNS, SingleTSNS  # noqa: E402
+
+__all__ = ["SingleTSNS", "MultiTSNS", "__version__"]

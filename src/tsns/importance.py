@@ -273,13 +273,17 @@ def run(dataset: str, *, seeds: Sequence[int], J: int, beta: float, alpha: float
     acts = load_dataset_activations(dataset, expect=expect, root=root)
     N = acts.X.shape[1]
     qs, ms, orders = [], [], []
+    from .selectors import SingleTSNS  # the same estimator users call (one implementation)
+
     for s in seeds:
-        q = importance_matrix(acts.X, acts.y, J=J, beta=beta, params=params, random_state=s, n_jobs=n_jobs,
-                                progress=True, desc=f"importance {dataset} seed {s}")
-        m = aggregate(q, alpha=alpha, eps=eps, scaling=scaling)
-        qs.append(q.astype(np.float32))
-        ms.append(m)
-        orders.append(order(m))
+        log.info("importance %s, seed %s", dataset, s)
+        sel = SingleTSNS(k=N, J=J, beta=beta, alpha=alpha, eps=eps, scaling=scaling, method=params.method,
+                         n_estimators=params.n_estimators, max_depth=params.max_depth,
+                         max_features=params.max_features, random_state=int(s), n_jobs=n_jobs, verbose=1)
+        sel.fit(acts.X, acts.y)
+        qs.append(sel.q_.astype(np.float32))
+        ms.append(sel.importances_)
+        orders.append(sel.selected_)  # k = N: the full ranking, most important first
     K_alpha = min(alpha_K, N)
     alpha_study = []
     for sc in SCALINGS:

@@ -66,10 +66,23 @@ def atomic_save_npy(path: str | os.PathLike, arr: np.ndarray) -> str:
 
 
 def atomic_savez(path: str | os.PathLike, **arrays) -> str:
-    """Save several arrays as ``.npz`` atomically; return the file's sha256."""
+    """Save several arrays as a compressed ``.npz`` atomically; return the file's sha256.
+
+    Unlike :func:`numpy.savez_compressed`, the zip entries carry a fixed
+    timestamp, so the same arrays always give the same bytes (and DVC sees an
+    unchanged output when a stage re-runs with the same result).
+    """
+    import io as _io
+    import zipfile
+
     with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(arrays):
+                buf = _io.BytesIO()
+                np.lib.format.write_array(buf, np.asanyarray(arrays[name]), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, buf.getvalue())
         digest = file_sha256(tmp)
     return digest
 

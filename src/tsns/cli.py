@@ -1,0 +1,160 @@
+"""Command line: the pipeline's stages without DVC.
+
+    python -m tsns download books
+    python -m tsns extract books --model embedded --max-length 256
+    python -m tsns importance books --J 10 --seeds 0 1 2
+    python -m tsns transfer --domains books dvd electronics kitchen --K 100 500
+    python -m tsns fingerprint --datasets books dvd --K 500
+    python -m tsns all                       # every stage for the datasets of params.yaml
+
+Defaults come from ``params.yaml`` in the current folder when there is one, else
+from the built-in defaults (the repository's params.yaml). Outputs go to the
+same places as the DVC stages (data/, reports/). ``python -m tsns STAGE --help``
+explains every option.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import params as P
+from .errors import TSNSError
+
+_SECTIONS = {"download": "data", "extract": "extract", "importance": "importance", "transfer": "transfer",
+             "fingerprint": "fingerprint"}
+# keys that a stage takes from another section, and keys it does not take
+_CHECK = ["extract.model", "extract.pooling", "extract.max_length", "extract.truncation"]  # activations must match
+_EXTRA = {"importance": ["seeds", *_CHECK], "transfer": ["seeds", *_CHECK], "fingerprint": ["data.datasets"]}
+_SKIP = {"download": {"data.datasets"}}
+
+
+def _defaults(path: str) -> dict:
+    return P.load(path) if Path(path).exists() else P.DEFAULTS
+
+
+def _auto(s: str):
+    """Command-line value as YAML would read it: null, an integer, a number, or a string."""
+    if s.lower() in ("null", "none"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(s)
+        except ValueError:
+            pass
+    return s
+
+
+def _add_key(sp: argparse.ArgumentParser, key: str, value) -> None:
+    name = key.split(".")[-1]
+    kw: dict = {"dest": key.replace(".", "__"), "default": value, "metavar": name.upper(),
+                "help": f"{P.HELP[key]} (default: {value}; params.yaml: {key})"}
+    if isinstance(value, bool):
+        kw["type"] = lambda s: s.lower() in ("1", "true", "yes")
+    elif isinstance(value, list):
+        kw["nargs"] = "+"
+        kw["type"] = type(value[0]) if value else str
+    elif isinstance(value, float):
+        kw["type"] = float
+    elif isinstance(value, int):
+        kw["type"] = int
+    else:
+        kw["type"] = _auto
+    sp.add_argument("--" + name.replace("_", "-"), **kw)
+
+
+def _stage_keys(stage: str, defaults: dict) -> list[str]:
+    sec = _SECTIONS[stage]
+    keys = [f"{sec}.{k}" for k in defaults[sec]] + _EXTRA.get(stage, [])
+    return [k for k in keys if k not in _SKIP.get(stage, set())]
+
+
+def build_parser(defaults: dict) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m tsns", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--params", default="params.yaml", help="parameter file for the defaults (default: params.yaml)")
+    sub = ap.add_subparsers(dest="stage", required=True)
+    docs = {"download": "fetch and normalise one dataset", "extract": "[CLS] of every layer for one dataset",
+            "importance": "SingleTSNS importance (q, m, ranking) of one dataset",
+            "transfer": "Table 2: every ordered pair of domains", "fingerprint": "Figure 2: layer shares",
+            "all": "every stage for params.yaml's datasets (in order)"}
+    for stage, doc in docs.items():
+        sp = sub.add_parser(stage, help=doc, description=doc)
+        if stage in ("download", "extract", "importance"):
+            sp.add_argument("dataset", help="dataset name (see tsns.data.REGISTRY)")
+        if stage == "all":
+            continue
+        for key in _stage_keys(stage, defaults):
+            _add_key(sp, key, P.get(defaults, key))
+    return ap
+
+
+def _values(args, stage: str, defaults: dict) -> dict:
+    """Parsed options merged into a full params mapping, validated."""
+    import copy
+
+    full = copy.deepcopy(defaults)
+    for key in _stage_keys(stage, defaults):
+        value = getattr(args, key.replace(".", "__"))
+        if "." in key:
+            sec, k = key.split(".")
+            full[sec][k] = value
+        else:
+            full[key] = value
+    return P.validate(full)
+
+
+def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
+    from . import download, extract, fingerprint, importance, report
+    from .extract import ExtractConfig
+    from .importance import ForestParams
+
+    ex = p["extract"]
+    expect = {k: ex[k] for k in ("model", "pooling", "max_length", "truncation")}
+    if stage == "download":
+        d = p["data"]
+        df, prov = download.run(dataset, mirror=d["mirror"], limit=d["limit"], seed=d["seed"],
+                                allow_download=d["allow_download"])
+        print(f"{dataset}: {len(df)} rows from {prov['source']}")
+    elif stage == "extract":
+        side = extract.run(dataset, ExtractConfig(**ex))
+        print(f"{dataset}: activations {side['shape']} in {side['seconds']} s")
+    elif stage == "importance":
+        im = p["importance"]
+        fp = ForestParams(method=im["method"], n_estimators=im["n_estimators"], max_depth=im["max_depth"],
+                          max_features=im["max_features"])
+        meta = importance.run(dataset, seeds=p["seeds"], J=im["J"], beta=im["beta"], alpha=im["alpha"],
+                              eps=im["eps"], scaling=im["scaling"], params=fp, n_jobs=im["n_jobs"], expect=expect)
+        print(f"{dataset}: importance of N={meta['N']} neurons in {meta['seconds']} s")
+    elif stage == "transfer":
+        t = p["transfer"]
+        res = report.run(t["domains"], t["K"], p["seeds"], C=t["C"], max_iter=t["max_iter"], expect=expect)
+        print(Path("reports/tables/table2.md").read_text())
+        del res
+    elif stage == "fingerprint":
+        table = fingerprint.run(p["data"]["datasets"], p["fingerprint"]["K"])
+        print(table.round(3).to_string())
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--params", default="params.yaml")
+    known, _ = pre.parse_known_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        defaults = _defaults(known.params)
+        args = build_parser(defaults).parse_args(argv)
+        if args.stage == "all":
+            for ds in defaults["data"]["datasets"]:
+                for stage in ("download", "extract", "importance"):
+                    run_stage(stage, defaults, ds)
+            run_stage("transfer", defaults)
+            run_stage("fingerprint", defaults)
+        else:
+            run_stage(args.stage, _values(args, args.stage, defaults), getattr(args, "dataset", None))
+    except TSNSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
