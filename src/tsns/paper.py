@@ -37,3 +37,13 @@ TABLE2_CITED = {"CDB": "Ruder & Plank 2017", "CMD": "Zellinger et al. 2017", "PB
 #: Paper setting (section 4.2) for reference in reports.
 PAPER_SETTINGS = {"model": "bert-large-uncased", "N": 24576, "J": 100, "n_estimators": 1000, "max_depth": 200,
                   "beta": 0.7, "alpha": 1.0, "eps": 1e-6, "runs": 5}
+
+#: Table 4: multi-source transfer on the Amazon data (sources -> target). "BERT" is the
+#: last-layer [CLS] of bert-large (1024); "TSNS" maps K -> MultiTSNS accuracy.
+TABLE4 = {
+    "DEK->B": {"SDAM": 78.3, "MDAN": 78.6, "MTLE": None, "BERT": 80.6, "TSNS": {200: 82.2, 500: 83.0, 700: 81.7, 1024: 80.6}},
+    "BEK->D": {"SDAM": 79.1, "MDAN": 80.7, "MTLE": None, "BERT": 83.5, "TSNS": {200: 83.8, 500: 84.8, 700: 85.3, 1024: 83.5}},
+    "BDK->E": {"SDAM": 84.2, "MDAN": 85.3, "MTLE": None, "BERT": 83.4, "TSNS": {200: 85.0, 500: 86.1, 700: 86.8, 1024: 83.6}},
+    "BDE->K": {"SDAM": 86.3, "MDAN": 86.3, "MTLE": 86.7, "BERT": 80.9, "TSNS": {200: 87.9, 500: 86.5, 700: 86.2, 1024: 80.9}},
+    "Average": {"SDAM": 82.0, "MDAN": 82.7, "MTLE": None, "BERT": 82.1, "TSNS": {200: 84.7, 500: 85.1, 700: 85.0, 1024: 82.2}},
+}
