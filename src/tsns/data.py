@@ -35,14 +35,18 @@ tried and names the fix.
 
 Text choices: Amazon ``text_a`` is the ``<review_text>`` field only (HTML entities
 decoded, whitespace collapsed; the title is not prepended); IMDB ``<br />`` becomes a
-space; GLUE / SciTail / SNLI texts are only stripped.  Duplicate texts present in the
-official releases are kept.  Per-dataset details (split choices, differences from the
+space; GLUE / SciTail / SNLI texts are only stripped.  Bytes that are not valid UTF-8
+are read as latin-1 (never an error).  A row whose text (or one text of a pair) is empty
+after cleaning is dropped and counted in the provenance as ``dropped["empty_text"]``
+(an Amazon review with an empty ``<review_text>`` falls back to its title first).
+Duplicate texts present in the official releases are kept.  Per-dataset details (split choices, differences from the
 paper such as SST-2's train set) are in :meth:`DatasetSpec.describe`.  Tables are saved as parquet with a JSON sidecar holding the
 provenance and :func:`table_sha256`, so later stages can record which data they saw.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import hashlib
@@ -1045,6 +1049,10 @@ class _Parsed:
     skipped: int = 0
     dropped: Counter = field(default_factory=Counter)
 
+    def drop_empty(self) -> None:
+        """Count a row whose text is empty after cleaning (kept out of the table)."""
+        self.dropped[EMPTY_TEXT] += 1
+
     def add(self, id_: str, a: str, b: str | None, label: int, split: str) -> None:
         self.ids.append(id_)
         self.text_a.append(a)
@@ -1052,6 +1060,9 @@ class _Parsed:
         self.label.append(int(label))
         self.split.append(split)
 
+
+#: ``dropped`` reason of rows whose text (or one text of a pair) is empty after cleaning.
+EMPTY_TEXT = "empty_text"
 
 _WS = re.compile(r"\s+")
 _BR = re.compile(r"<br\s*/?>", re.I)
@@ -1066,6 +1077,18 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: read bytes that are not valid UTF-8 as latin-1 (like :func:`_decode`)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
+    raise exc
+
+
+#: ``errors=`` name for text streams: undecodable bytes become latin-1 characters, never an exception.
+_LATIN1_FALLBACK = "tsns-latin1-fallback"
+codecs.register_error(_LATIN1_FALLBACK, _latin1_fallback)
 
 
 _REVIEW_RE = re.compile(rb"<review>(.*?)</review>", re.S)
@@ -1091,7 +1114,7 @@ def _parse_amazon(spec: DatasetSpec, blobs: Mapping[str, _Blob]) -> _Parsed:
             if not text:
                 text = _clean(html.unescape(_field(block, b"title")))
             if not text:
-                out.skipped += 1
+                out.drop_empty()
                 continue
             assert fs.label is not None and fs.split is not None
             out.add(f"{spec.name}:{pol}:{i:04d}", text, None, fs.label, fs.split)
@@ -1121,16 +1144,16 @@ def _parse_imdb(spec: DatasetSpec, blobs: Mapping[str, _Blob]) -> _Parsed:
     for split_rank, pol, num, rating, text in sorted(found, key=lambda r: (r[0], labels[r[1]], r[2])):
         split = SPLITS[split_rank]
         if not text:
-            out.skipped += 1
+            out.drop_empty()
             continue
         out.add(f"{spec.name}:{split}:{pol}:{num}_{rating}", text, None, labels[pol], split)
     return out
 
 
 def _tsv_rows(blob: _Blob) -> Iterator[list[str]]:
-    """Yield the rows of a tab-separated file, quoting disabled, BOM stripped."""
+    """Yield the rows of a tab-separated file, quoting disabled, BOM stripped, non-UTF-8 bytes as latin-1."""
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-    with blob.open() as fh, io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="") as text:
+    with blob.open() as fh, io.TextIOWrapper(fh, encoding="utf-8-sig", errors=_LATIN1_FALLBACK, newline="") as text:
         yield from csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
@@ -1152,8 +1175,11 @@ def _parse_sst2(spec: DatasetSpec, blobs: Mapping[str, _Blob]) -> _Parsed:
                 )
             ) from None
         for k, row in enumerate(rows):
-            if len(row) != len(header) or row[li].strip() not in labels or not row[ti].strip():
+            if len(row) != len(header) or row[li].strip() not in labels:
                 out.skipped += 1
+                continue
+            if not _clean(row[ti]):
+                out.drop_empty()
                 continue
             out.add(f"{spec.name}:{fs.split}:{k}", row[ti].strip(), None, labels[row[li].strip()], fs.split or "train")
     return out
@@ -1191,8 +1217,11 @@ def _pair_rows(
             out.dropped["no_gold_label" if lab == "-" else lab] += 1
             continue
         a, b = row[a_i].strip(), row[b_i].strip()
-        if lab not in labels or not a or not b:
+        if lab not in labels:
             out.skipped += 1
+            continue
+        if not _clean(a) or not _clean(b):
+            out.drop_empty()
             continue
         rid = row[id_i].strip() if id_i is not None else str(k)
         out.add(f"{spec.name}:{fs.split}:{rid}", a, b, labels[lab], fs.split or "train")
@@ -1261,6 +1290,9 @@ def _parse_mrpc(spec: DatasetSpec, blobs: Mapping[str, _Blob]) -> _Parsed:
                 seen_dev.add(key)
             else:
                 split = "train"
+            if not _clean(row[a_i]) or not _clean(row[b_i]):
+                out.drop_empty()
+                continue
             out.add(
                 f"{spec.name}:{split}:{key[0]}-{key[1]}",
                 row[a_i].strip(),
@@ -1283,7 +1315,7 @@ def _parse_snli(spec: DatasetSpec, blobs: Mapping[str, _Blob]) -> _Parsed:
     for fs in spec.files:
         if fs.path not in blobs:
             continue
-        with blobs[fs.path].open() as fh, io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace") as text:
+        with blobs[fs.path].open() as fh, io.TextIOWrapper(fh, encoding="utf-8-sig", errors=_LATIN1_FALLBACK) as text:
             for k, line in enumerate(text):
                 if not line.strip():
                     continue
@@ -1297,8 +1329,11 @@ def _parse_snli(spec: DatasetSpec, blobs: Mapping[str, _Blob]) -> _Parsed:
                 if lab in drop:
                     out.dropped["no_gold_label" if lab == "-" else lab] += 1
                     continue
-                if lab not in labels or not a or not b:
+                if lab not in labels:
                     out.skipped += 1
+                    continue
+                if not _clean(a) or not _clean(b):
+                    out.drop_empty()
                     continue
                 out.add(f"{spec.name}:{fs.split}:{k}", a, b, labels[lab], fs.split or "train")
     return out
@@ -1406,7 +1441,9 @@ def load(
         ``dataset``, ``source`` (``'mirror'|'embedded'|'url'``), ``origin``, ``files``
         ({relative path: sha256}), ``downloads`` ({url: sha256}), ``verified``,
         ``n_rows``, ``n_rows_before_limit``, ``rows_per_split_label``,
-        ``skipped_rows`` (malformed), ``dropped`` ({reason: count}), ``limit``, ``seed``.
+        ``skipped_rows`` (malformed), ``dropped`` ({reason: count}: labels the paper
+        removes, and ``"empty_text"`` for rows whose text, or one text of a pair, is empty
+        after cleaning), ``limit``, ``seed``.
 
     Raises
     ------

@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ActivationFileError, ConfigError, ModelUnavailableError
-from .io import atomic_write_json, atomic_save_npy, file_sha256
+from .io import atomic_save_npy, atomic_write_json, file_sha256, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -381,6 +381,35 @@ def versions() -> dict:
             "transformers": transformers.__version__, "scikit-learn": sklearn.__version__, "tsns": __version__}
 
 
+def _empty_text_ids(values, ids) -> list[str]:
+    """Ids of the rows whose text is missing (None/NaN), not a string, or blank."""
+    return [str(i) for i, t in zip(ids, values) if not isinstance(t, str) or not t.strip()]
+
+
+def check_texts(df, dataset: str) -> None:
+    """Refuse a table with missing or blank texts before any model is loaded.
+
+    Every ``text_a`` must be a non-blank string; so must every ``text_b`` of a pair
+    table (one where some ``text_b`` is set). Raises :class:`ConfigError` naming
+    the first offending ids and the fix.
+    """
+    missing = [c for c in ("id", "text_a") if c not in df]
+    if missing:
+        raise ConfigError(f"dataset {dataset!r} has no column(s) {', '.join(missing)}: "
+                          "build the table with tsns.data.load (columns id, text_a, text_b, label, split, domain)")
+    ids = df["id"].tolist()
+    for col in ("text_a", "text_b"):
+        if col == "text_b" and not ("text_b" in df and df["text_b"].notna().any()):
+            continue
+        bad = _empty_text_ids(df[col].tolist(), ids)
+        if bad:
+            shown = ", ".join(map(repr, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise ConfigError(
+                f"dataset {dataset!r}: {len(bad)} row(s) with an empty or missing {col} (ids {shown}): "
+                "drop or fill them before extraction (tsns.data.load drops such rows and counts them "
+                "in the provenance as dropped['empty_text'])")
+
+
 def extract_activations(df, out_path: str | Path, cfg: ExtractConfig, *, dataset: str, dataset_sha256: str,
                         partial_dir: str | Path | None = None, show_progress: bool = True) -> Sidecar:
     """Extract activations for a normalised dataset table and write them atomically.
@@ -408,6 +437,9 @@ def extract_activations(df, out_path: str | Path, cfg: ExtractConfig, *, dataset
     out_path = Path(out_path)
     if len(df) == 0:
         raise ConfigError(f"dataset {dataset!r} has no rows: check data.limit and the download stage")
+    check_texts(df, dataset)
+    for stale in (out_path, out_path.with_suffix(".json")):
+        remove_stale_temps(stale)  # left by a killed run, before any slow work
     device = select_device(cfg.device)
     if device == "cpu":
         torch.set_num_threads(max(1, os.cpu_count() or 1))

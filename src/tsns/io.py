@@ -34,6 +34,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=(suffix or path.suffix) + ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -43,6 +44,16 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def remove_stale_temps(path: str | os.PathLike) -> None:
+    """Delete temporary files that a killed writer of ``path`` left beside it (``.<name>.*.tmp``)."""
+    path = Path(path)
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            tmp.unlink()
+        except OSError:  # pragma: no cover - removed concurrently
+            pass
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -40,7 +40,19 @@ def table_sha256(dataset: str, root: Path = Path(".")) -> str:
     side = root / PROCESSED / f"{dataset}.json"
     if not side.exists():
         raise TSNSError(f"dataset {dataset!r} has not been downloaded ({side} missing): run `dvc repro download@{dataset}`")
-    return json.loads(side.read_text())["table_sha256"]
+    return _sidecar(side, f"dvc repro download@{dataset}")["table_sha256"]
+
+
+def _sidecar(path: Path, fix: str, required: tuple = ("table_sha256",)) -> dict:
+    """A JSON sidecar, or a one-line TSNSError naming the stage to re-run."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TSNSError(f"{path} is not a readable JSON sidecar ({type(exc).__name__}): re-run `{fix}`") from None
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise TSNSError(f"{path} lacks {', '.join(missing)}: re-run `{fix}`")
+    return meta
 
 
 @dataclass
@@ -78,7 +90,7 @@ def load_importance(dataset: str, root: Path = Path(".")) -> tuple[dict, dict]:
     side = path.with_suffix(".json")
     if not path.exists() or not side.exists():
         raise TSNSError(f"importance of {dataset!r} is missing ({path}): run `dvc repro importance@{dataset}`")
-    meta = json.loads(side.read_text())
+    meta = _sidecar(side, f"dvc repro importance@{dataset}", ("npz_sha256", "fit_on", "layer_shape", "N"))
     if file_sha256(path) != meta.get("npz_sha256"):
         raise TSNSError(f"{path} does not match its sidecar checksum: re-run `dvc repro importance@{dataset}`")
     with np.load(path) as z:

@@ -55,15 +55,20 @@ def check_scenario(name: str, scenario: Mapping) -> tuple[list[str], str]:
 
 
 # --------------------------------------------------------------------------- meta_aggregate
-def run_meta(name: str, scenario: Mapping, *, seeds: Sequence[int], K: Sequence[int], pairing: str, J: int,
+def run_meta(name: str, scenario: Mapping, *, seeds: Sequence[int], tune_K: int, pairing: str, J: int,
              beta: float, gamma: float, alpha_grid: Sequence[float], eps: float, scaling: str,
              params: ForestParams, L: int | None, C: float, n_jobs: int = -1, expect: dict | None = None,
              root: Path = Path(".")) -> dict:
-    """Stage ``meta_aggregate``: MultiTSNS of one scenario for every seed and K.
+    """Stage ``meta_aggregate``: MultiTSNS of one scenario for every seed.
 
-    Writes ``data/meta/<name>.npz`` with ``order`` (S, nK, N) -- neurons by
-    decreasing h --, ``h`` (S, nK, N), ``ranks`` (S, nK, P, N), ``alphas``
-    (S, nK, P), ``tuning`` (S, nK, P, A), ``seeds`` (S,), ``K`` (nK,).
+    Each learner tunes alpha with the top ``tune_K`` neurons (the paper does not
+    say at which K alpha is tuned; one K keeps the cost independent of the
+    number of K reported). The meta-importance h, hence the ranking, does not
+    depend on K after that, so the top-K set of every K is a prefix of ``order``.
+
+    Writes ``data/meta/<name>.npz`` with ``order`` (S, N) -- neurons by
+    decreasing h --, ``h`` (S, N), ``ranks`` (S, P, N), ``alphas`` (S, P),
+    ``tuning`` (S, P, A) and ``seeds`` (S,).
     """
     from .meta import QCache, multitsns
 
@@ -78,33 +83,24 @@ def run_meta(name: str, scenario: Mapping, *, seeds: Sequence[int], K: Sequence[
     if tsha in {a.sha256 for a in acts.values()}:
         raise TargetLeakError(f"scenario {name}: the target {target!r} has the same data as a source")
     src = {d: T.LabelledSource(d, a.X, a.y, a.sha256) for d, a in acts.items()}
-    Ks = sorted({min(int(k), N) for k in K})
+    tune_K = min(int(tune_K), N)
     cache = QCache(root / QCACHE)
     fields: dict[str, list] = {k: [] for k in ("order", "h", "ranks", "alphas", "tuning")}
-    learners = None
     for s in seeds:
-        per_k = {k: [] for k in fields}
-        for k in Ks:
-            res = multitsns(src, K=k, pairing=pairing, J=J, beta=beta, gamma=gamma, alpha_grid=alpha_grid, eps=eps,
-                            scaling=scaling, params=params, L=L, C=C, random_state=int(s), n_jobs=n_jobs,
-                            cache=cache)
-            log.info("%s seed %s K=%s: alphas %s", name, s, k, res.alphas.tolist())
-            per_k["order"].append(order(res.h))
-            per_k["h"].append(res.h)
-            per_k["ranks"].append(res.ranks)
-            per_k["alphas"].append(res.alphas)
-            per_k["tuning"].append(res.tuning)
-            learners, fit_on, grid = res.learners, res.fit_on, res.alpha_grid
-        for k in fields:
-            fields[k].append(np.stack(per_k[k]))
+        res = multitsns(src, K=tune_K, pairing=pairing, J=J, beta=beta, gamma=gamma, alpha_grid=alpha_grid, eps=eps,
+                        scaling=scaling, params=params, L=L, C=C, random_state=int(s), n_jobs=n_jobs, cache=cache)
+        log.info("%s seed %s: alphas %s", name, s, res.alphas.tolist())
+        for k, v in (("order", order(res.h)), ("h", res.h), ("ranks", res.ranks), ("alphas", res.alphas),
+                     ("tuning", res.tuning)):
+            fields[k].append(v)
     arrays = {k: np.stack(v) for k, v in fields.items()}
     out = root / META / f"{name}.npz"
-    sha = atomic_savez(out, seeds=np.asarray(list(seeds)), K=np.asarray(Ks), **arrays)
-    meta = {"scenario": name, "sources": sources, "target": target, "fit_on": list(fit_on),
-            "learners": [[list(a), list(b)] for a, b in learners], "alpha_grid": list(map(float, grid)),
-            "chosen_alphas": {f"seed{s}_K{k}": arrays["alphas"][i, j].tolist()
-                              for i, s in enumerate(seeds) for j, k in enumerate(Ks)},
-            "N": N, "layer_shape": list(acts[sources[0]].layer_shape), "seeds": list(seeds), "K": Ks,
+    sha = atomic_savez(out, seeds=np.asarray(list(seeds)), **arrays)
+    meta = {"scenario": name, "sources": sources, "target": target, "fit_on": list(res.fit_on),
+            "learners": [[list(a), list(b)] for a, b in res.learners],
+            "alpha_grid": list(map(float, res.alpha_grid)),
+            "chosen_alphas": {f"seed{s}": arrays["alphas"][i].tolist() for i, s in enumerate(seeds)},
+            "N": N, "layer_shape": list(acts[sources[0]].layer_shape), "seeds": list(seeds), "tune_K": tune_K,
             "activations_sha256": {d: a.meta["array_sha256"] for d, a in acts.items()},
             "params": {"pairing": pairing, "J": J, "beta": beta, "gamma": gamma, "eps": eps, "scaling": scaling,
                        "L": L, "C": C, **params.__dict__},
@@ -136,7 +132,8 @@ def _union(acts: Mapping, names: Sequence[str], L: int | None, seed: int) -> tup
     return X, y
 
 
-def run_table4(scenarios: Mapping[str, Mapping], *, seeds: Sequence[int], L: int | None = None, C: float = 1.0,
+def run_table4(scenarios: Mapping[str, Mapping], *, K: Sequence[int], seeds: Sequence[int], L: int | None = None,
+               C: float = 1.0,
                max_iter: int = 2000, expect: dict | None = None, root: Path = Path(".")) -> dict:
     """Stage ``transfer_multi``: Table 4 (MultiTSNS, last layer, random K) for every scenario."""
     rows = []
@@ -153,12 +150,15 @@ def run_table4(scenarios: Mapping[str, Mapping], *, seeds: Sequence[int], L: int
         tgt = T.HeldOutTarget(target, acts[target].X, acts[target].y, acts[target].sha256)
         # one pooled "source" per scenario: its checksum is the set of its parts
         src_sha = "+".join(sorted(acts[d].sha256 for d in sources))
+        Ks = sorted({min(int(k), N) for k in K})
+        if sorted(int(x) for x in arrays["seeds"]) != sorted(int(x) for x in seeds):
+            raise TSNSError(f"MultiTSNS of {name} has seeds {arrays['seeds'].tolist()}, params say {list(seeds)}: "
+                            "re-run `dvc repro`")
         for i, s in enumerate(int(x) for x in arrays["seeds"]):
             X, y = _union(acts, sources, L, s)
             pooled = T.LabelledSource("+".join(sources), X, y, src_sha)
-            sels = [T.Selection(arrays["order"][i, j][:k], "multitsns", fit_on=tuple(meta["fit_on"]), seed=s)
-                    for j, k in enumerate(int(k) for k in arrays["K"])]
-            sels += [T.Selection(T.random_neurons(int(k), N, s, salt=name), "random", seed=s) for k in arrays["K"]]
+            sels = [T.Selection(arrays["order"][i][:k], "multitsns", fit_on=tuple(meta["fit_on"]), seed=s) for k in Ks]
+            sels += [T.Selection(T.random_neurons(k, N, s, salt=name), "random", seed=s) for k in Ks]
             if i == 0:
                 sels.append(T.Selection(T.layer_neurons(-1, ls), "last_layer"))
             for sel in sels:

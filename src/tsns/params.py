@@ -100,6 +100,21 @@ SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
     "fingerprint": {
         "K": _int(1),
     },
+    "meta": {
+        "scenarios": (lambda v: isinstance(v, dict) and len(v) >= 1 and all(
+            isinstance(k, str) and isinstance(sc, dict) and set(sc) == {"sources", "target"}
+            and isinstance(sc["sources"], list) and len(sc["sources"]) >= 2 and isinstance(sc["target"], str)
+            for k, sc in v.items()), "mapping name -> {sources: [two or more datasets], target: dataset}"),
+        "K": _list(_int(1)),
+        "tune_K": _int(1),
+        "pairing": _choice("leave_one_out", "one_vs_rest", "all_pairs"),
+        "J": _int(1),
+        "beta": _real(0, 1, lo_open=True),
+        "gamma": _real(0, 1, lo_open=True),
+        "alpha_grid": _list(_real(0, 1)),
+        "scaling": _choice("literal", "normalized"),
+        "L": _int(1, null=True),
+    },
 }
 
 
@@ -115,6 +130,14 @@ DEFAULTS: dict = {
     "transfer": {"domains": ["books", "dvd", "electronics", "kitchen"], "K": [100, 300, 500, 700, 1024], "C": 1.0,
                  "max_iter": 2000},
     "fingerprint": {"K": 500},
+    "meta": {
+        "scenarios": {"DEK-B": {"sources": ["dvd", "electronics", "kitchen"], "target": "books"},
+                      "BEK-D": {"sources": ["books", "electronics", "kitchen"], "target": "dvd"},
+                      "BDK-E": {"sources": ["books", "dvd", "kitchen"], "target": "electronics"},
+                      "BDE-K": {"sources": ["books", "dvd", "electronics"], "target": "kitchen"}},
+        "K": [200, 500, 700, 1024], "tune_K": 500, "pairing": "leave_one_out", "J": 5, "beta": 0.7, "gamma": 0.1,
+        "alpha_grid": [0.0, 0.5, 1.0], "scaling": "normalized", "L": None,
+    },
 }
 
 #: One line of help per key (used by the command line and the README).
@@ -148,6 +171,16 @@ HELP: dict[str, str] = {
     "transfer.C": "inverse L2 strength of the logistic regression",
     "transfer.max_iter": "iterations of the logistic regression",
     "fingerprint.K": "selected neurons whose layer shares form a fingerprint (Figure 2)",
+    "meta.scenarios": "multi-source scenarios (Table 4): name -> {sources: [...], target: ...}",
+    "meta.K": "numbers of MultiTSNS neurons reported in Table 4, capped at N",
+    "meta.tune_K": "K at which every learner tunes alpha on its held-out sources",
+    "meta.pairing": "learners: leave_one_out (P = M, paper), one_vs_rest or all_pairs",
+    "meta.J": "random samples per learner and seed (paper: 100)",
+    "meta.beta": "fraction of a learner's training rows in each sample (paper: 0.7 small / 0.1 large data)",
+    "meta.gamma": "fraction of the held-out sources used to tune alpha (paper: 10 %)",
+    "meta.alpha_grid": "alpha values each learner chooses from",
+    "meta.scaling": "eq. 1 scaling for the alpha grid (normalized, so that alpha matters; see README)",
+    "meta.L": "sample budget water-filled across sources, null = all rows (paper Table 5)",
 }
 
 
