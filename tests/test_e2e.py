@@ -8,53 +8,27 @@ second run, and that changing importance.J re-runs only what depends on it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from pipeline_slice import make_slice, run
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 
 
-def _repo_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout.split("\n")
-    skip = ("reports/", "dvc.lock", "data/processed/", "data/activations/", "data/importance/")
-    return [f for f in out if f and not f.startswith(skip) and (REPO / f).is_file()]
-
-
-def _run(args, cwd, env, check=True):
-    p = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-    return p
-
-
-@pytest.fixture(scope="module")
-def slice_repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
-    for f in _repo_files():
-        dst = root / f
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / f, dst)
-    params = yaml.safe_load((root / "params.yaml").read_text())
+def _shrink(params: dict) -> None:
     params["data"].update(limit=6, mirror=None, allow_download=False)  # embedded Amazon, 12 reviews/domain
     params["seeds"] = [0, 1]
     params["importance"].update(J=2, n_estimators=8)
     params["transfer"]["K"] = [5, 100000]  # the second is capped at N
     params["fingerprint"]["K"] = 20
     params["meta"].update(K=[5, 100000], tune_K=20, J=2, gamma=0.5, alpha_grid=[0.0, 1.0])
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               HF_HUB_OFFLINE="1")
-    _run(["git", "init", "-q"], root, env)
-    first = _run([sys.executable, "-m", "dvc", "repro"], root, env)
-    return root, env, first
+
+
+@pytest.fixture(scope="module")
+def slice_repo(tmp_path_factory):
+    return make_slice(tmp_path_factory.mktemp("pipeline"), _shrink)
 
 
 def test_pipeline_outputs(slice_repo):
@@ -95,7 +69,7 @@ def test_pipeline_outputs(slice_repo):
 def test_second_repro_is_a_no_op(slice_repo):
     root, env, _ = slice_repo
     lock = (root / "dvc.lock").read_text()
-    again = _run([sys.executable, "-m", "dvc", "repro"], root, env)
+    again = run([sys.executable, "-m", "dvc", "repro"], root, env)
     assert "Running stage" not in again.stdout
     assert (root / "dvc.lock").read_text() == lock
 
@@ -106,7 +80,7 @@ def test_changing_J_reruns_only_its_dependents(slice_repo):
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["importance"]["J"] = 3
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = _run([sys.executable, "-m", "dvc", "repro"], root, env).stdout
+    out = run([sys.executable, "-m", "dvc", "repro"], root, env).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     must = {"importance@books", "importance@dvd", "importance@electronics", "importance@kitchen", "transfer",
             "fingerprint"}
@@ -119,7 +93,7 @@ def test_bad_param_fails_with_one_line_and_no_output(slice_repo):
     bad = (root / "params.yaml").read_text().replace("beta: 0.7", "beta: 1.5")
     (root / "bad_params.yaml").write_text(bad)
     out = root / "reports/notebooks/should_not_exist.ipynb"
-    p = _run([sys.executable, "-m", "tsns.notebook", "notebooks/03_importance.ipynb", str(out), "-p", "dataset",
+    p = run([sys.executable, "-m", "tsns.notebook", "notebooks/03_importance.ipynb", str(out), "-p", "dataset",
               "books", "-P", "importance.beta", "--params-file", "bad_params.yaml"], root, env, check=False)
     assert p.returncode == 1
     assert p.stderr.strip().splitlines() == ["error: importance.beta=1.5 is invalid: it must be a number in (0, 1]"]
@@ -129,7 +103,7 @@ def test_bad_param_fails_with_one_line_and_no_output(slice_repo):
 def test_failing_notebook_leaves_no_output(slice_repo):
     root, env, _ = slice_repo
     out = root / "reports/notebooks/failed_run.ipynb"
-    p = _run([sys.executable, "-m", "tsns.notebook", "notebooks/03_importance.ipynb", str(out), "-p", "dataset",
+    p = run([sys.executable, "-m", "tsns.notebook", "notebooks/03_importance.ipynb", str(out), "-p", "dataset",
               "no_such_dataset"], root, env, check=False)
     assert p.returncode == 1
     assert "unknown dataset 'no_such_dataset'" in p.stderr.strip().splitlines()[-1]

@@ -34,6 +34,8 @@ from tsns.errors import ActivationFileError, ConfigError, TSNSError
 from tsns.extract import ExtractConfig, extract_activations, load_activations
 from tsns.io import atomic_savez, atomic_write_json
 
+from pipeline_slice import env, make_slice, run
+
 REPO = Path(__file__).resolve().parents[1]
 DOMAINS = ["books", "dvd", "kitchen"]  # three domains: transfer pairs each way and one multi-source scenario
 
@@ -47,20 +49,6 @@ def _one_line(exc: BaseException) -> str:
     msg = str(exc)
     assert "\n" not in msg and msg.strip(), repr(msg)
     return msg
-
-
-def _env(**extra) -> dict:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
-    env.update(extra)
-    return env
-
-
-def _run(args, cwd, env, check=True, timeout=600):
-    p = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-    return p
 
 
 def _start(script: Path, args, tmp: Path, env) -> subprocess.Popen:
@@ -89,7 +77,7 @@ def _kill_when(proc: subprocess.Popen, ready, tmp: Path, timeout: float = 180.0)
 
 def _finish(script: Path, args, tmp: Path, env) -> dict:
     """Run the script to completion; return the JSON it prints last."""
-    p = _run([sys.executable, str(script), *map(str, args)], tmp, env)
+    p = run([sys.executable, str(script), *map(str, args)], tmp, env)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -99,13 +87,6 @@ def _temps(folder: Path, name: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the pipeline slice
-def _repo_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout.split("\n")
-    skip = ("reports/", "dvc.lock", "data/processed/", "data/activations/", "data/importance/", "data/interim/")
-    return [f for f in out if f and not f.startswith(skip) and (REPO / f).is_file()]
-
-
 PIPELINE_OUTPUTS = ["reports/metrics.json", "reports/tables/table2_long.csv", "reports/tables/table2.csv",
                     "reports/tables/fingerprints.csv", "reports/metrics_multi.json", "reports/tables/table4_long.csv",
                     "data/meta/BD-K.npz",
@@ -114,15 +95,7 @@ PIPELINE_OUTPUTS = ["reports/metrics.json", "reports/tables/table2_long.csv", "r
                     *[f"data/processed/{d}.parquet" for d in DOMAINS]]
 
 
-@pytest.fixture(scope="module")
-def slice_repo(tmp_path_factory):
-    """A copy of the repository with a 3-domain, 12-review slice, after one `dvc repro`."""
-    root = tmp_path_factory.mktemp("reliability_pipeline")
-    for f in _repo_files():
-        dst = root / f
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / f, dst)
-    params = yaml.safe_load((root / "params.yaml").read_text())
+def _shrink(params: dict) -> None:
     params["data"].update(datasets=DOMAINS, limit=6, mirror=None, allow_download=False)  # embedded Amazon
     params["seeds"] = [0, 1]
     params["importance"].update(J=2, n_estimators=8, n_jobs=1)
@@ -130,10 +103,13 @@ def slice_repo(tmp_path_factory):
     params["fingerprint"]["K"] = 20
     params["meta"].update(scenarios={"BD-K": {"sources": ["books", "dvd"], "target": "kitchen"}}, K=[5, 50],
                           tune_K=20, J=2, gamma=0.5, alpha_grid=[0.0, 1.0])
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = _env()
-    _run(["git", "init", "-q"], root, env)
-    first = _run([sys.executable, "-m", "dvc", "repro"], root, env)
+
+
+@pytest.fixture(scope="module")
+def slice_repo(tmp_path_factory):
+    """A copy of the repository with a 3-domain, 12-review slice, after one `dvc repro`."""
+    root, env, first = make_slice(tmp_path_factory.mktemp("reliability_pipeline"), _shrink)
+    params = yaml.safe_load((root / "params.yaml").read_text())
     hashes = {f: _sha(root / f) for f in PIPELINE_OUTPUTS}
     return root, env, params, first, hashes
 
@@ -147,7 +123,7 @@ def test_repro_force_reproduces_every_result_byte_for_byte(slice_repo):
         "transfer", "fingerprint", "meta_aggregate@BD-K", "transfer_multi"}
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert metrics["table2_average"]  # a real result, not an empty file
-    again = _run([sys.executable, "-m", "dvc", "repro", "--force"], root, env)
+    again = run([sys.executable, "-m", "dvc", "repro", "--force"], root, env)
     rerun = {line.split("'")[1] for line in again.stdout.splitlines() if line.startswith("Running stage")}
     assert rerun == stages  # every stage really ran again
     after = {f: _sha(root / f) for f in PIPELINE_OUTPUTS}
@@ -215,7 +191,7 @@ def test_sigkill_during_extraction_then_resume_gives_the_uninterrupted_result(ti
     args = [tiny_bert, table, out, partial]
 
     # 1. killed mid-run, after at least two chunks were written
-    proc = _start(script, args, tmp_path, _env(TSNS_TEST_SLEEP="0.5"))
+    proc = _start(script, args, tmp_path, env(TSNS_TEST_SLEEP="0.5"))
     _kill_when(proc, lambda: len(list(partial.glob("chunk_*.npy"))) >= 2, tmp_path)
     assert not out.exists() and not out.with_suffix(".json").exists()
     assert not out_dir.exists() or not _temps(out_dir, "a.npy") + _temps(out_dir, "a.json")
@@ -226,7 +202,7 @@ def test_sigkill_during_extraction_then_resume_gives_the_uninterrupted_result(ti
 
     # 2. resumed: only the missing chunks are computed; then killed between the array and its sidecar
     proc = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=tmp_path, capture_output=True,
-                          text=True, env=_env(TSNS_TEST_DIE_BEFORE_SIDECAR="1"), timeout=300)
+                          text=True, env=env(TSNS_TEST_DIE_BEFORE_SIDECAR="1"), timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["encode_calls"] == 6 - len(done)  # resumed
     assert out.exists() and not out.with_suffix(".json").exists()
@@ -237,7 +213,7 @@ def test_sigkill_during_extraction_then_resume_gives_the_uninterrupted_result(ti
     stale.write_bytes(b"partial")
 
     # 3. completed: identical bytes to the uninterrupted run, nothing left over
-    res = _finish(script, args, tmp_path, _env())
+    res = _finish(script, args, tmp_path, env())
     assert res["encode_calls"] == 0  # every chunk was kept from the killed runs
     assert res["array_sha256"] == ref.array_sha256 == _sha(out)
     X, meta = load_activations(out)
@@ -311,7 +287,7 @@ def test_sigkill_during_importance_then_rerun_gives_the_uninterrupted_result(sli
     mark = tmp_path / "fitted"
 
     # 1. killed after the first forest fit, long before the end
-    proc = _start(script, args, tmp_path, _env(TSNS_TEST_SLEEP="20", TSNS_TEST_MARK=str(mark)))
+    proc = _start(script, args, tmp_path, env(TSNS_TEST_SLEEP="20", TSNS_TEST_MARK=str(mark)))
     _kill_when(proc, mark.exists, tmp_path)
     imp_dir = root / "data/importance"
     assert not npz.exists() and not npz.with_suffix(".json").exists()
@@ -321,14 +297,14 @@ def test_sigkill_during_importance_then_rerun_gives_the_uninterrupted_result(sli
 
     # 2. killed between the .npz and its sidecar: the pair is refused, not half-read
     p = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=tmp_path, capture_output=True,
-                       text=True, env=_env(TSNS_TEST_DIE_BEFORE_SIDECAR="1"), timeout=300)
+                       text=True, env=env(TSNS_TEST_DIE_BEFORE_SIDECAR="1"), timeout=300)
     assert p.returncode == -signal.SIGKILL, p.stderr[-3000:]
     assert npz.exists() and not npz.with_suffix(".json").exists()
     with pytest.raises(TSNSError, match=r"missing.*dvc repro importance@books"):
         layout.load_importance("books", root=root)
 
     # 3. re-run to the end: the same bytes as the pipeline's uninterrupted run
-    res = _finish(script, args, tmp_path, _env())
+    res = _finish(script, args, tmp_path, env())
     assert res["npz_sha256"] == _sha(npz) == hashes["data/importance/books.npz"]
     arrays, meta = layout.load_importance("books", root=root)
     with np.load(src / "data/importance/books.npz") as z:
@@ -509,7 +485,8 @@ def _importance_root(tmp_path: Path) -> Path:
     m = q.mean(axis=1)
     sha = atomic_savez(root / "data/importance/books.npz", q=q, m=m, order=np.argsort(-m, axis=1),
                        seeds=np.array([0, 1]))
-    atomic_write_json(root / "data/importance/books.json", {"dataset": "books", "npz_sha256": sha, "fit_on": ["x"]})
+    atomic_write_json(root / "data/importance/books.json", {"dataset": "books", "npz_sha256": sha, "fit_on": ["x"],
+                                                          "layer_shape": [2, 20], "N": 40})
     layout.load_importance("books", root=root)  # valid as written
     return root
 
