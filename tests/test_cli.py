@@ -45,3 +45,11 @@ def test_bad_option_is_one_line(tmp_path):
     p = _tsns("importance", "books", "--beta", "1.5", cwd=tmp_path)
     assert p.returncode == 1
     assert p.stderr.strip().splitlines() == ["error: importance.beta=1.5 is invalid: it must be a number in (0, 1]"]
+
+
+def test_meta_subcommands(tmp_path):
+    out = _tsns("meta", "--help", cwd=tmp_path).stdout
+    assert "--tune-K" in out and "--gamma" in out and "--alpha-grid" in out
+    p = _tsns("meta", "NOPE", cwd=tmp_path)
+    assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("error: unknown scenario 'NOPE'")
+    assert "--K" in _tsns("transfer-multi", "--help", cwd=tmp_path).stdout

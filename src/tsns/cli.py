@@ -5,6 +5,8 @@
     python -m tsns importance books --J 10 --seeds 0 1 2
     python -m tsns transfer --domains books dvd electronics kitchen --K 100 500
     python -m tsns fingerprint --datasets books dvd --K 500
+    python -m tsns meta DEK-B --J 5          # MultiTSNS of one scenario of meta.scenarios
+    python -m tsns transfer-multi --K 200 500
     python -m tsns all                       # every stage for the datasets of params.yaml
 
 Defaults come from ``params.yaml`` in the current folder when there is one, else
@@ -23,11 +25,16 @@ from . import params as P
 from .errors import TSNSError
 
 _SECTIONS = {"download": "data", "extract": "extract", "importance": "importance", "transfer": "transfer",
-             "fingerprint": "fingerprint"}
+             "fingerprint": "fingerprint", "meta": "meta", "transfer-multi": "meta"}
 # keys that a stage takes from another section, and keys it does not take
 _CHECK = ["extract.model", "extract.pooling", "extract.max_length", "extract.truncation"]  # activations must match
-_EXTRA = {"importance": ["seeds", *_CHECK], "transfer": ["seeds", *_CHECK], "fingerprint": ["data.datasets"]}
-_SKIP = {"download": {"data.datasets"}}
+_FOREST = ["importance.eps", "importance.method", "importance.n_estimators", "importance.max_depth",
+           "importance.max_features", "importance.n_jobs", "transfer.C"]
+_EXTRA = {"importance": ["seeds", *_CHECK], "transfer": ["seeds", *_CHECK], "fingerprint": ["data.datasets"],
+          "meta": ["seeds", *_FOREST, *_CHECK], "transfer-multi": ["seeds", "transfer.C", "transfer.max_iter", *_CHECK]}
+_SKIP = {"download": {"data.datasets"}, "meta": {"meta.K", "meta.scenarios"},
+         "transfer-multi": {"meta.tune_K", "meta.pairing", "meta.J", "meta.beta", "meta.gamma", "meta.alpha_grid",
+                            "meta.scaling", "meta.scenarios"}}
 
 
 def _defaults(path: str) -> dict:
@@ -49,7 +56,7 @@ def _auto(s: str):
 def _add_key(sp: argparse.ArgumentParser, key: str, value) -> None:
     name = key.split(".")[-1]
     kw: dict = {"dest": key.replace(".", "__"), "default": value, "metavar": name.upper(),
-                "help": f"{P.HELP[key]} (default: {value}; params.yaml: {key})"}
+                "help": f"{P.HELP[key]} (default: {value}; params.yaml: {key})".replace("%", "%%")}
     if isinstance(value, bool):
         kw["type"] = lambda s: s.lower() in ("1", "true", "yes")
     elif isinstance(value, list):
@@ -78,11 +85,15 @@ def build_parser(defaults: dict) -> argparse.ArgumentParser:
     docs = {"download": "fetch and normalise one dataset", "extract": "[CLS] of every layer for one dataset",
             "importance": "SingleTSNS importance (q, m, ranking) of one dataset",
             "transfer": "Table 2: every ordered pair of domains", "fingerprint": "Figure 2: layer shares",
-            "all": "every stage for params.yaml's datasets (in order)"}
+            "meta": "MultiTSNS of one scenario of meta.scenarios (sources only)",
+            "transfer-multi": "Table 4: every scenario of meta.scenarios",
+            "all": "every stage for params.yaml's datasets and scenarios (in order)"}
     for stage, doc in docs.items():
         sp = sub.add_parser(stage, help=doc, description=doc)
         if stage in ("download", "extract", "importance"):
             sp.add_argument("dataset", help="dataset name (see tsns.data.REGISTRY)")
+        if stage == "meta":
+            sp.add_argument("dataset", metavar="scenario", help="scenario name of params.yaml's meta.scenarios")
         if stage == "all":
             continue
         for key in _stage_keys(stage, defaults):
@@ -135,6 +146,25 @@ def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
     elif stage == "fingerprint":
         table = fingerprint.run(p["data"]["datasets"], p["fingerprint"]["K"])
         print(table.round(3).to_string())
+    elif stage == "meta":
+        from . import multisource
+
+        m, im = p["meta"], p["importance"]
+        if dataset not in m["scenarios"]:
+            raise TSNSError(f"unknown scenario {dataset!r}: use one of {', '.join(m['scenarios'])} (meta.scenarios)")
+        fp = ForestParams(method=im["method"], n_estimators=im["n_estimators"], max_depth=im["max_depth"],
+                          max_features=im["max_features"])
+        meta = multisource.run_meta(dataset, m["scenarios"][dataset], seeds=p["seeds"], tune_K=m["tune_K"],
+                                    pairing=m["pairing"], J=m["J"], beta=m["beta"], gamma=m["gamma"],
+                                    alpha_grid=m["alpha_grid"], eps=im["eps"], scaling=m["scaling"], params=fp,
+                                    L=m["L"], C=p["transfer"]["C"], n_jobs=im["n_jobs"], expect=expect)
+        print(f"{dataset}: {len(meta['learners'])} learners, alphas {meta['chosen_alphas']}")
+    elif stage == "transfer-multi":
+        from . import multisource
+
+        multisource.run_table4(p["meta"]["scenarios"], K=p["meta"]["K"], seeds=p["seeds"], L=p["meta"]["L"],
+                               C=p["transfer"]["C"], max_iter=p["transfer"]["max_iter"], expect=expect)
+        print(Path("reports/tables/table4.md").read_text())
 
 
 def main(argv=None) -> int:
@@ -152,6 +182,9 @@ def main(argv=None) -> int:
                     run_stage(stage, defaults, ds)
             run_stage("transfer", defaults)
             run_stage("fingerprint", defaults)
+            for scenario in defaults["meta"]["scenarios"]:
+                run_stage("meta", defaults, scenario)
+            run_stage("transfer-multi", defaults)
         else:
             run_stage(args.stage, _values(args, args.stage, defaults), getattr(args, "dataset", None))
     except TSNSError as exc:
