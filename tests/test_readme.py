@@ -53,6 +53,24 @@ def test_results_table_matches_committed_metrics():
         assert ours == expected, f"README says {ours} for {label}, reports/metrics.json says {expected}"
 
 
+def test_table4_results_match_committed_metrics():
+    metrics = json.loads((REPO / "reports/metrics_multi.json").read_text())["table4_average"]
+    rows = {"last-layer [CLS], trained on the three sources": "last_layer", "MultiTSNS K=200": "multitsns_K200",
+            "MultiTSNS K=500": "multitsns_K500", "random K=200 (control)": "random_K200",
+            "random K=500 (control)": "random_K500"}
+    text = _section("Results of the committed run")
+    for label, key in rows.items():
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| {label} |"))
+        m = metrics[key]
+        expected = f"{100 * m['mean']:.1f}" + (f" ± {100 * m['std']:.1f}" if m["std"] > 0 else "")
+        assert line.split("|")[2].strip() == expected, f"README says {line} for {label}, metrics say {expected}"
+    gain = lambda K: 100 * (metrics[f"multitsns_K{K}"]["mean"] - metrics[f"random_K{K}"]["mean"])  # noqa: E731
+    prose = " ".join(text.split())
+    assert f"adds {gain(200):.1f} points at K=200 and {gain(500):.1f} at K=500" in prose
+    last = 100 * (metrics["multitsns_K500"]["mean"] - metrics["last_layer"]["mean"])
+    assert f"(+{last:.1f} points at K=500" in prose
+
+
 def test_alpha_numbers_match_committed_importance():
     study = json.loads((REPO / "data/importance/books.json").read_text())["alpha_study"]
     jac = {(r["scaling"], r["alpha"]): r["jaccard_vs_alpha1"] for r in study}
