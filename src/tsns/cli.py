@@ -140,9 +140,8 @@ def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
         print(f"{dataset}: importance of N={meta['N']} neurons in {meta['seconds']} s")
     elif stage == "transfer":
         t = p["transfer"]
-        res = report.run(t["domains"], t["K"], p["seeds"], C=t["C"], max_iter=t["max_iter"], expect=expect)
+        report.run(t["domains"], t["K"], p["seeds"], C=t["C"], max_iter=t["max_iter"], expect=expect)
         print(Path("reports/tables/table2.md").read_text())
-        del res
     elif stage == "fingerprint":
         table = fingerprint.run(p["data"]["datasets"], p["fingerprint"]["K"])
         print(table.round(3).to_string())
