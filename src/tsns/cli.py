@@ -116,11 +116,17 @@ def _values(args, stage: str, defaults: dict) -> dict:
     return P.validate(full)
 
 
+def _forest(im: dict):
+    """The random-forest settings of params.yaml's importance section."""
+    from .importance import ForestParams
+
+    return ForestParams(method=im["method"], n_estimators=im["n_estimators"], max_depth=im["max_depth"],
+                        max_features=im["max_features"])
+
+
 def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
     from . import download, extract, fingerprint, importance, report
     from .extract import ExtractConfig
-    from .importance import ForestParams
-
     ex = p["extract"]
     expect = {k: ex[k] for k in ("model", "pooling", "max_length", "truncation")}
     if stage == "download":
@@ -133,10 +139,9 @@ def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
         print(f"{dataset}: activations {side['shape']} in {side['seconds']} s")
     elif stage == "importance":
         im = p["importance"]
-        fp = ForestParams(method=im["method"], n_estimators=im["n_estimators"], max_depth=im["max_depth"],
-                          max_features=im["max_features"])
         meta = importance.run(dataset, seeds=p["seeds"], J=im["J"], beta=im["beta"], alpha=im["alpha"],
-                              eps=im["eps"], scaling=im["scaling"], params=fp, n_jobs=im["n_jobs"], expect=expect)
+                              eps=im["eps"], scaling=im["scaling"], params=_forest(im), n_jobs=im["n_jobs"],
+                              expect=expect)
         print(f"{dataset}: importance of N={meta['N']} neurons in {meta['seconds']} s")
     elif stage == "transfer":
         t = p["transfer"]
@@ -151,11 +156,9 @@ def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
         m, im = p["meta"], p["importance"]
         if dataset not in m["scenarios"]:
             raise TSNSError(f"unknown scenario {dataset!r}: use one of {', '.join(m['scenarios'])} (meta.scenarios)")
-        fp = ForestParams(method=im["method"], n_estimators=im["n_estimators"], max_depth=im["max_depth"],
-                          max_features=im["max_features"])
         meta = multisource.run_meta(dataset, m["scenarios"][dataset], seeds=p["seeds"], tune_K=m["tune_K"],
                                     pairing=m["pairing"], J=m["J"], beta=m["beta"], gamma=m["gamma"],
-                                    alpha_grid=m["alpha_grid"], eps=im["eps"], scaling=m["scaling"], params=fp,
+                                    alpha_grid=m["alpha_grid"], eps=im["eps"], scaling=m["scaling"], params=_forest(im),
                                     L=m["L"], C=p["transfer"]["C"], n_jobs=im["n_jobs"], expect=expect)
         print(f"{dataset}: {len(meta['learners'])} learners, alphas {meta['chosen_alphas']}")
     elif stage == "transfer-multi":
