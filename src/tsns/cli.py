@@ -74,7 +74,8 @@ def _add_key(sp: argparse.ArgumentParser, key: str, value) -> None:
 def _stage_keys(stage: str, defaults: dict) -> list[str]:
     sec = _SECTIONS[stage]
     keys = [f"{sec}.{k}" for k in defaults[sec]] + _EXTRA.get(stage, [])
-    return [k for k in keys if k not in _SKIP.get(stage, set())]
+    # mappings (data.caps, meta.scenarios, nli.targets...) are set in params.yaml, not on the command line
+    return [k for k in keys if k not in _SKIP.get(stage, set()) and not isinstance(P.get(defaults, k), dict)]
 
 
 def build_parser(defaults: dict) -> argparse.ArgumentParser:
@@ -131,7 +132,7 @@ def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
     expect = {k: ex[k] for k in ("model", "pooling", "max_length", "truncation")}
     if stage == "download":
         d = p["data"]
-        df, prov = download.run(dataset, mirror=d["mirror"], limit=d["limit"], seed=d["seed"],
+        df, prov = download.run(dataset, mirror=d["mirror"], limit=d["limit"], caps=d["caps"], seed=d["seed"],
                                 allow_download=d["allow_download"])
         print(f"{dataset}: {len(df)} rows from {prov['source']}")
     elif stage == "extract":

@@ -66,6 +66,7 @@ __all__ = [
     "check_target_not_in_sources",
     "learn",
     "meta_importance",
+    "single_source",
     "multitsns",
     "pairings",
     "tune_accuracy",
@@ -449,6 +450,39 @@ def tune_accuracy(X_train: np.ndarray, y_train: np.ndarray, X_tune: np.ndarray, 
     return float(np.mean(pred == np.asarray(y_tune)))
 
 
+def _learner_q(sources: Mapping[str, LabelledSource], train: Sequence[str], *, J: int, beta: float,
+               params: ForestParams, L: int | None, random_state: int, n_jobs: int, cache: QCache | None,
+               label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict, str, bool]:
+    """Steps 1-2 of a learner: the (budgeted) training rows and their q, through the cache.
+
+    Returns ``(q (J, N) float64, X_tr (n, N), y_tr (n,), allocation, cache key, cached)``.
+    """
+    N = next(iter(sources.values())).X.shape[1]
+    train_sorted = tuple(sorted(train))
+    # 1. training rows (water-filled under L), concatenated in name order
+    rows = _rows(sources, train_sorted, L, random_state, "train-rows")
+    X_tr = np.concatenate([np.asarray(sources[n].X)[rows[n]] for n in train_sorted])
+    y_tr = np.concatenate([np.asarray(sources[n].y)[rows[n]] for n in train_sorted])
+    allocation = {n: len(rows[n]) for n in train_sorted}
+
+    # 2. q, through the cache
+    q_seed = int(_seed(random_state, "q", *train_sorted).generate_state(1)[0])
+    payload = QCache.payload({n: sources[n].sha256 for n in train_sorted}, allocation, J=J, beta=beta,
+                             params=params, random_state=random_state,
+                             data={n: _data_fingerprint(sources[n]) for n in train_sorted})
+    key = QCache.key({n: sources[n].sha256 for n in train_sorted}, allocation, J=J, beta=beta, params=params,
+                     random_state=random_state, data=payload["data"])
+    q = cache.get(key) if cache is not None else None
+    cached = q is not None and q.shape == (J, N)
+    if not cached:
+        t0 = time.time()
+        q = importance_matrix(X_tr, y_tr, J=J, beta=beta, params=params, random_state=q_seed, n_jobs=n_jobs)
+        log.info("learner %s: q (%d x %d) in %.1f s", label, J, N, time.time() - t0)
+        if cache is not None:
+            cache.put(key, q, payload)
+    return np.asarray(q, dtype=np.float64), X_tr, y_tr, allocation, key, cached
+
+
 # --------------------------------------------------------------------------- one learner
 def learn(sources: Mapping[str, LabelledSource], train: Sequence[str], tune: Sequence[str], *, K: int,
           J: int = 10, beta: float = 0.7, gamma: float = 0.1, alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID,
@@ -520,30 +554,9 @@ def learn(sources: Mapping[str, LabelledSource], train: Sequence[str], tune: Seq
     if not isinstance(J, Integral) or isinstance(J, bool) or J < 1:
         raise ConfigError(f"importance.J={J!r} must be a positive integer")
     cache = _as_cache(cache)
-    train_sorted = tuple(sorted(train))
-
-    # 1. training rows (water-filled under L), concatenated in name order
-    rows = _rows(sources, train_sorted, L, random_state, "train-rows")
-    X_tr = np.concatenate([np.asarray(sources[n].X)[rows[n]] for n in train_sorted])
-    y_tr = np.concatenate([np.asarray(sources[n].y)[rows[n]] for n in train_sorted])
-    allocation = {n: len(rows[n]) for n in train_sorted}
-
-    # 2. q, through the cache
-    q_seed = int(_seed(random_state, "q", *train_sorted).generate_state(1)[0])
-    payload = QCache.payload({n: sources[n].sha256 for n in train_sorted}, allocation, J=J, beta=beta,
-                             params=params, random_state=random_state,
-                             data={n: _data_fingerprint(sources[n]) for n in train_sorted})
-    key = QCache.key({n: sources[n].sha256 for n in train_sorted}, allocation, J=J, beta=beta, params=params,
-                     random_state=random_state, data=payload["data"])
-    q = cache.get(key) if cache is not None else None
-    cached = q is not None and q.shape == (J, N)
-    if not cached:
-        t0 = time.time()
-        q = importance_matrix(X_tr, y_tr, J=J, beta=beta, params=params, random_state=q_seed, n_jobs=n_jobs)
-        log.info("learner %s -> %s: q (%d x %d) in %.1f s", "+".join(train), "+".join(tune), J, N, time.time() - t0)
-        if cache is not None:
-            cache.put(key, q, payload)
-    q = np.asarray(q, dtype=np.float64)
+    q, X_tr, y_tr, allocation, key, cached = _learner_q(sources, train, J=J, beta=beta, params=params, L=L,
+                                                        random_state=random_state, n_jobs=n_jobs, cache=cache,
+                                                        label="+".join(train) + " -> " + "+".join(tune))
 
     # 3. gamma sample of the tuning sources (pool water-filled under L)
     pool = _rows(sources, tune, L, random_state, "tune-rows")
@@ -622,6 +635,50 @@ def multitsns(sources: Mapping[str, LabelledSource], *, K: int, pairing: str = "
                        learners=[(tuple(tr), tuple(tu)) for tr, tu in pairs],
                        fit_on=tuple(sources[n].sha256 for n in sources if n in used), K=K, pairing=pairing,
                        random_state=int(random_state), details=details)
+
+
+def single_source(sources: Mapping[str, LabelledSource], *, K: int, J: int = 10, beta: float = 0.7,
+                  eps: float = 1e-6, params: ForestParams = ForestParams(), L: int | None = None,
+                  random_state: int = 0, n_jobs: int = 1,
+                  cache: QCache | str | os.PathLike | None = None) -> MultiResult:
+    """SingleTSNS of one source under the budget L, as a one-learner :class:`MultiResult`.
+
+    Table 5 has single-source rows (QQP, MNLI, SNLI) beside the multi-source
+    ones, under the same budget. With one source there is no disjoint source
+    to tune alpha on, so the learner keeps the paper's SingleTSNS alpha = 1
+    (``m = E_j(q)``, the same ranking under either scaling); ``h = (2N - r)/N``.
+
+    Parameters
+    ----------
+    sources : mapping name -> LabelledSource, exactly one entry
+    K, J, beta, eps, params, L, random_state, n_jobs, cache
+        See :func:`learn`.
+
+    Returns
+    -------
+    MultiResult
+        P = 1, ``learners = [((name,), ())]``, ``alphas = [1.0]``, ``tuning`` (1, 1) NaN.
+    """
+    N = _check_sources(sources)
+    if len(sources) != 1:
+        raise ConfigError(f"single_source takes exactly one source, got {len(sources)}: use multitsns for more")
+    K = check_k(K, N)
+    beta = check_fraction(beta, "importance.beta")
+    if L is not None and (not isinstance(L, Integral) or isinstance(L, bool) or L < 1):
+        raise ConfigError(f"L={L!r} must be a positive integer (the sample budget) or None")
+    name = next(iter(sources))
+    cache = _as_cache(cache) if cache is not None else QCache(None)
+    q, _, _, allocation, key, cached = _learner_q(sources, (name,), J=J, beta=beta, params=params, L=L,
+                                                  random_state=random_state, n_jobs=n_jobs, cache=cache, label=name)
+    m = aggregate(q, alpha=1.0, eps=eps, scaling="literal")
+    r = ranks(m)
+    res = LearnerResult(train=(name,), tune=(), alpha=1.0, alpha_grid=np.array([1.0]), accuracies=np.array([np.nan]),
+                        q=q, m=m, r=r, allocation=allocation, n_tune=0, q_key=key, q_cached=cached)
+    h = meta_importance(r[None, :])
+    return MultiResult(h=h, ranks=r[None, :], alphas=np.array([1.0]), alpha_grid=np.array([1.0]),
+                       tuning=np.array([[np.nan]]), selected=top_k(h, K), learners=[((name,), ())],
+                       fit_on=(sources[name].sha256,), K=K, pairing="single", random_state=int(random_state),
+                       details=[res])
 
 
 # --------------------------------------------------------------------------- guard

@@ -123,7 +123,8 @@ def load_meta(name: str, root: Path = Path(".")) -> tuple[dict, dict]:
 
 
 # --------------------------------------------------------------------------- transfer_multi (Table 4)
-def _union(acts: Mapping, names: Sequence[str], L: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def union_rows(acts: Mapping, names: Sequence[str], L: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The final classifier's training rows: L rows water-filled across ``names`` (all rows when L is None)."""
     from .waterfill import draw_allocation
 
     rows = draw_allocation({n: len(acts[n].y) for n in names}, L, seed, purpose="final")
@@ -155,7 +156,7 @@ def run_table4(scenarios: Mapping[str, Mapping], *, K: Sequence[int], seeds: Seq
             raise TSNSError(f"MultiTSNS of {name} has seeds {arrays['seeds'].tolist()}, params say {list(seeds)}: "
                             "re-run `dvc repro`")
         for i, s in enumerate(int(x) for x in arrays["seeds"]):
-            X, y = _union(acts, sources, L, s)
+            X, y = union_rows(acts, sources, L, s)
             pooled = T.LabelledSource("+".join(sources), X, y, src_sha)
             sels = [T.Selection(arrays["order"][i][:k], "multitsns", fit_on=tuple(meta["fit_on"]), seed=s) for k in Ks]
             sels += [T.Selection(T.random_neurons(k, N, s, salt=name), "random", seed=s) for k in Ks]
@@ -168,7 +169,7 @@ def run_table4(scenarios: Mapping[str, Mapping], *, K: Sequence[int], seeds: Seq
                 rows.append({"scenario": name, "target": target, "method": sel.method, "K": sel.K,
                              "seed": -1 if sel.seed is None else sel.seed, "accuracy": acc})
     long = pd.DataFrame(rows)
-    summary = _summarize(long)
+    summary = T.summarize(long, keys=("scenario", "target"))
     single = _single_source_reference(scenarios, root)
     with atomic_path(root / TABLES / "table4_long.csv") as tmp:
         long.to_csv(tmp, index=False, float_format="%.4f")
@@ -183,17 +184,6 @@ def run_table4(scenarios: Mapping[str, Mapping], *, K: Sequence[int], seeds: Seq
         for _, r in summary[summary.scenario == "Average"].iterrows()}}
     atomic_write_json(root / METRICS_MULTI, metrics)
     return {"long": long, "summary": summary, "wide": wide, "metrics": metrics}
-
-
-def _summarize(long: pd.DataFrame) -> pd.DataFrame:
-    g = long.groupby(["scenario", "target", "method", "K"], sort=False)["accuracy"]
-    per = g.agg(mean="mean", std=lambda a: float(np.std(a, ddof=0))).reset_index()
-    per_seed = long.groupby(["method", "K", "seed"], sort=False)["accuracy"].mean().reset_index()
-    avg = per_seed.groupby(["method", "K"], sort=False)["accuracy"].agg(
-        mean="mean", std=lambda a: float(np.std(a, ddof=0))).reset_index()
-    avg.insert(0, "target", "Average")
-    avg.insert(0, "scenario", "Average")
-    return pd.concat([per, avg], ignore_index=True)
 
 
 def _single_source_reference(scenarios: Mapping, root: Path) -> dict:

@@ -47,3 +47,45 @@ TABLE4 = {
     "BDE->K": {"SDAM": 86.3, "MDAN": 86.3, "MTLE": 86.7, "BERT": 80.9, "TSNS": {200: 87.9, 500: 86.5, 700: 86.2, 1024: 80.9}},
     "Average": {"SDAM": 82.0, "MDAN": 82.7, "MTLE": None, "BERT": 82.1, "TSNS": {200: 84.7, 500: 85.1, 700: 85.0, 1024: 82.2}},
 }
+
+#: Display names of the datasets in the paper's tables.
+DATASET_NAME = {"books": "Books", "dvd": "DVD", "electronics": "Electronics", "kitchen": "Kitchen", "imdb": "MR (IMDB)",
+                "sst2": "SST-2", "rte": "RTE", "mrpc": "MRPC", "snli": "SNLI", "mnli": "MNLI", "qqp": "QQP",
+                "scitail": "SciTail"}
+
+#: Table 3: single-source transfer to SciTail (test) and QQP (GLUE dev). Keys: (source, target);
+#: "BERT" is the last-layer [CLS] of bert-large (1024); "TSNS" maps K -> SingleTSNS accuracy.
+TABLE3 = {
+    ("qqp", "scitail"): {"BERT": 66.9, "TSNS": {100: 63.1, 500: 67.6, 1024: 71.9}},
+    ("mnli", "scitail"): {"BERT": 62.7, "TSNS": {100: 66.0, 500: 72.9, 1024: 73.2}},
+    ("snli", "scitail"): {"BERT": 52.5, "TSNS": {100: 60.3, 500: 63.8, 1024: 55.7}},
+    ("mrpc", "scitail"): {"BERT": 55.7, "TSNS": {100: 62.9, 500: 56.7, 1024: 57.2}},
+    ("rte", "scitail"): {"BERT": 59.4, "TSNS": {100: 62.0, 500: 62.8, 1024: 59.5}},
+    ("scitail", "qqp"): {"BERT": 62.3, "TSNS": {100: 63.3, 500: 64.9, 1024: 63.7}},
+    ("mnli", "qqp"): {"BERT": 63.0, "TSNS": {100: 64.6, 500: 64.4, 1024: 66.0}},
+    ("snli", "qqp"): {"BERT": 52.0, "TSNS": {100: 58.1, 500: 60.8, 1024: 60.7}},
+    ("mrpc", "qqp"): {"BERT": 61.2, "TSNS": {100: 55.0, 500: 57.0, 1024: 62.3}},
+    ("rte", "qqp"): {"BERT": 45.7, "TSNS": {100: 47.6, 500: 40.17, 1024: 43.61}},
+}
+
+#: Table 5: multi-source transfer to SciTail under a sample budget L. Keys: the row's sources
+#: as in params.yaml's nli.scenarios; "BERT" (L = 2E5, K = 1024 last-layer neurons); "TSNS" maps
+#: K -> MultiTSNS accuracy at L = 2E5; "sweep" maps L -> MultiTSNS accuracy at K = 500.
+TABLE5_SWEEP = ("2E4", "1E5", "3E5")
+TABLE5 = {
+    "QQP": {"BERT": 68.5, "TSNS": {100: 62.8, 500: 67.6, 1024: 71.8}, "sweep": {"2E4": 68.5, "1E5": 67.1, "3E5": 67.6}},
+    "MNLI": {"BERT": 62.7, "TSNS": {100: 66.3, 500: 72.9, 1024: 73.1}, "sweep": {"2E4": 62.8, "1E5": 72.4, "3E5": 72.9}},
+    "SNLI": {"BERT": 50.8, "TSNS": {100: 60.3, 500: 64.3, 1024: 55.5}, "sweep": {"2E4": 50.8, "1E5": 64.0, "3E5": 63.7}},
+    "QQP+RTE": {"BERT": 66.7, "TSNS": {100: 64.2, 500: 70.0, 1024: 71.5},
+                "sweep": {"2E4": 70.8, "1E5": 71.0, "3E5": 70.5}},
+    "QQP+MNLI": {"BERT": 63.9, "TSNS": {100: 69.2, 500: 76.9, 1024: 75.1},
+                 "sweep": {"2E4": 73.3, "1E5": 75.8, "3E5": 77.1}},
+    "QQP+MNLI+RTE": {"BERT": 64.0, "TSNS": {100: 72.2, 500: 74.4, 1024: 75.6},
+                     "sweep": {"2E4": 71.1, "1E5": 73.5, "3E5": 73.4}},
+    "QQP+MNLI+RTE+MRPC": {"BERT": 64.7, "TSNS": {100: 70.9, 500: 74.8, 1024: 75.3},
+                          "sweep": {"2E4": 73.4, "1E5": 75.2, "3E5": 74.6}},
+    "QQP+SNLI": {"BERT": 62.8, "TSNS": {100: 69.1, 500: 70.7, 1024: 68.4},
+                 "sweep": {"2E4": 67.6, "1E5": 69.7, "3E5": 70.6}},
+    "QQP+MNLI+SNLI": {"BERT": 63.7, "TSNS": {100: 68.0, 500: 73.1, 1024: 72.0},
+                      "sweep": {"2E4": 70.8, "1E5": 72.7, "3E5": 73.1}},
+}

