@@ -53,3 +53,12 @@ def test_meta_subcommands(tmp_path):
     p = _tsns("meta", "NOPE", cwd=tmp_path)
     assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("error: unknown scenario 'NOPE'")
     assert "--K" in _tsns("transfer-multi", "--help", cwd=tmp_path).stdout
+
+
+def test_nli_subcommands(tmp_path):
+    out = _tsns("meta-nli", "--help", cwd=tmp_path).stdout
+    assert "--L-sweep" in out and "--gamma" in out and "--sources" not in out
+    p = _tsns("meta-nli", "NOPE", cwd=tmp_path)
+    assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("error: unknown Table 5 row 'NOPE'")
+    assert "--sweep-K" in _tsns("transfer-nli-multi", "--help", cwd=tmp_path).stdout
+    assert "--sources" in _tsns("transfer-nli", "--help", cwd=tmp_path).stdout

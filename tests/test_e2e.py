@@ -12,18 +12,27 @@ import sys
 
 import pytest
 import yaml
-from pipeline_slice import make_slice, run
+from pipeline_slice import REPO, make_slice, run
 
 pytestmark = pytest.mark.e2e
 
+AMAZON = ["books", "dvd", "electronics", "kitchen"]
+# the NLI datasets come from the shared mirror when it is beside the repository; without it their rows must say
+# "data not available" and the pipeline must still finish
+MIRROR = REPO.parent / "shared" / "datasets"
+NLI = ["rte", "mrpc", "snli", "scitail"] if (MIRROR / "scitail").is_dir() else []
+
 
 def _shrink(params: dict) -> None:
-    params["data"].update(limit=6, mirror=None, allow_download=False)  # embedded Amazon, 12 reviews/domain
+    # embedded Amazon (and mirrored NLI pairs), 6 rows per (split, label)
+    params["data"].update(datasets=AMAZON + NLI, limit=6, mirror=str(MIRROR) if NLI else None, allow_download=False)
     params["seeds"] = [0, 1]
     params["importance"].update(J=2, n_estimators=8)
     params["transfer"]["K"] = [5, 100000]  # the second is capped at N
     params["fingerprint"]["K"] = 20
     params["meta"].update(K=[5, 100000], tune_K=20, J=2, gamma=0.5, alpha_grid=[0.0, 1.0])
+    params["nli"].update(K=[5, 100000], L=20, L_sweep=[10], sweep_K=5,
+                         scenarios={"SNLI": ["snli"], "QQP+RTE": ["qqp", "rte"], "SNLI+RTE+MRPC": ["snli", "rte", "mrpc"]})
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +75,30 @@ def test_pipeline_outputs(slice_repo):
     assert imp["fit_on"] == [json.loads((root / "data/processed/books.json").read_text())["table_sha256"]]
 
 
+def test_nli_tables(slice_repo):
+    """Tables 3 and 5 render; MNLI/QQP (never available here) say so; the SciTail target never selects."""
+    root, _, first = slice_repo
+    for stage in ("transfer_nli", "meta_nli@SNLI", "meta_nli@QQP+RTE", "transfer_nli_multi"):
+        assert f"Running stage '{stage}'" in first.stdout
+    md3 = (root / "reports/tables/table3.md").read_text()
+    md5 = (root / "reports/tables/table5.md").read_text()
+    qqp3 = next(line for line in md3.splitlines() if line.startswith("| QQP |"))
+    assert "| data not available | 66.9 |" in qqp3  # ours is missing, the paper's number is shown
+    assert "| QQP+RTE | data not available (qqp) | 66.7 |" in md5
+    m3 = json.loads((root / "reports/metrics_table3.json").read_text())["table3"]
+    m5 = json.loads((root / "reports/metrics_table5.json").read_text())["table5"]
+    fp = (root / "reports/tables/fingerprints.csv").read_text().splitlines()
+    assert len(fp) == 1 + len(AMAZON + NLI)
+    if not NLI:
+        assert m3 == {} and m5 == {}
+        return
+    assert set(m3) == {"rte->scitail", "mrpc->scitail", "snli->scitail"}
+    assert set(m5) == {"SNLI", "SNLI+RTE+MRPC"} and "multitsns_K5_L10" in m5["SNLI+RTE+MRPC"]
+    side = json.loads((root / "data/meta_nli/SNLI+RTE+MRPC.json").read_text())
+    scitail = json.loads((root / "data/processed/scitail.json").read_text())["table_sha256"]
+    assert side["available"] and len(side["fit_on"]) == 3 and scitail not in side["fit_on"]
+
+
 def test_second_repro_is_a_no_op(slice_repo):
     root, env, _ = slice_repo
     lock = (root / "dvc.lock").read_text()
@@ -82,10 +115,9 @@ def test_changing_J_reruns_only_its_dependents(slice_repo):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run([sys.executable, "-m", "dvc", "repro"], root, env).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    must = {"importance@books", "importance@dvd", "importance@electronics", "importance@kitchen", "transfer",
-            "fingerprint"}
-    # transfer_multi reads Table 2's single-source numbers: it re-runs only if those changed
-    assert must <= ran <= must | {"transfer_multi"}
+    must = {f"importance@{d}" for d in AMAZON + NLI} | {"transfer", "fingerprint", "transfer_nli"}
+    # transfer_multi / transfer_nli_multi read Table 2's / Table 3's numbers: they re-run only if those changed
+    assert must <= ran <= must | {"transfer_multi", "transfer_nli_multi"}
 
 
 def test_bad_param_fails_with_one_line_and_no_output(slice_repo):

@@ -103,6 +103,7 @@ def _shrink(params: dict) -> None:
     params["fingerprint"]["K"] = 20
     params["meta"].update(scenarios={"BD-K": {"sources": ["books", "dvd"], "target": "kitchen"}}, K=[5, 50],
                           tune_K=20, J=2, gamma=0.5, alpha_grid=[0.0, 1.0])
+    params["nli"].update(scenarios={"SNLI": ["snli"]}, K=[5])  # no NLI data in this slice: "data not available"
 
 
 @pytest.fixture(scope="module")

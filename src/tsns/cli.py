@@ -7,6 +7,9 @@
     python -m tsns fingerprint --datasets books dvd --K 500
     python -m tsns meta DEK-B --J 5          # MultiTSNS of one scenario of meta.scenarios
     python -m tsns transfer-multi --K 200 500
+    python -m tsns transfer-nli --K 100 500  # Table 3 (targets and sources from params.yaml's nli section)
+    python -m tsns meta-nli SNLI+RTE+MRPC    # MultiTSNS of one Table 5 row, every budget
+    python -m tsns transfer-nli-multi        # Table 5
     python -m tsns all                       # every stage for the datasets of params.yaml
 
 Defaults come from ``params.yaml`` in the current folder when there is one, else
@@ -25,16 +28,23 @@ from . import params as P
 from .errors import TSNSError
 
 _SECTIONS = {"download": "data", "extract": "extract", "importance": "importance", "transfer": "transfer",
-             "fingerprint": "fingerprint", "meta": "meta", "transfer-multi": "meta"}
+             "fingerprint": "fingerprint", "meta": "meta", "transfer-multi": "meta", "transfer-nli": "nli",
+             "meta-nli": "nli", "transfer-nli-multi": "nli"}
 # keys that a stage takes from another section, and keys it does not take
 _CHECK = ["extract.model", "extract.pooling", "extract.max_length", "extract.truncation"]  # activations must match
 _FOREST = ["importance.eps", "importance.method", "importance.n_estimators", "importance.max_depth",
            "importance.max_features", "importance.n_jobs", "transfer.C"]
 _EXTRA = {"importance": ["seeds", *_CHECK], "transfer": ["seeds", *_CHECK], "fingerprint": ["data.datasets"],
-          "meta": ["seeds", *_FOREST, *_CHECK], "transfer-multi": ["seeds", "transfer.C", "transfer.max_iter", *_CHECK]}
+          "meta": ["seeds", *_FOREST, *_CHECK], "transfer-multi": ["seeds", "transfer.C", "transfer.max_iter", *_CHECK],
+          "transfer-nli": ["seeds", "transfer.C", "transfer.max_iter", *_CHECK],
+          "meta-nli": ["seeds", "meta.tune_K", "meta.pairing", "meta.J", "meta.beta", "meta.gamma", "meta.alpha_grid",
+                       "meta.scaling", *_FOREST, *_CHECK],
+          "transfer-nli-multi": ["seeds", "transfer.C", "transfer.max_iter", *_CHECK]}
 _SKIP = {"download": {"data.datasets"}, "meta": {"meta.K", "meta.scenarios"},
          "transfer-multi": {"meta.tune_K", "meta.pairing", "meta.J", "meta.beta", "meta.gamma", "meta.alpha_grid",
-                            "meta.scaling", "meta.scenarios"}}
+                            "meta.scaling", "meta.scenarios"},
+         "transfer-nli": {"nli.L", "nli.L_sweep", "nli.sweep_K"}, "meta-nli": {"nli.K", "nli.sweep_K", "nli.sources"},
+         "transfer-nli-multi": {"nli.sources"}}
 
 
 def _defaults(path: str) -> dict:
@@ -88,6 +98,9 @@ def build_parser(defaults: dict) -> argparse.ArgumentParser:
             "transfer": "Table 2: every ordered pair of domains", "fingerprint": "Figure 2: layer shares",
             "meta": "MultiTSNS of one scenario of meta.scenarios (sources only)",
             "transfer-multi": "Table 4: every scenario of meta.scenarios",
+            "transfer-nli": "Table 3: single-source transfer to the targets of nli.targets",
+            "meta-nli": "MultiTSNS of one row of nli.scenarios (Table 5), every budget (sources only)",
+            "transfer-nli-multi": "Table 5: every row of nli.scenarios",
             "all": "every stage for params.yaml's datasets and scenarios (in order)"}
     for stage, doc in docs.items():
         sp = sub.add_parser(stage, help=doc, description=doc)
@@ -95,6 +108,8 @@ def build_parser(defaults: dict) -> argparse.ArgumentParser:
             sp.add_argument("dataset", help="dataset name (see tsns.data.REGISTRY)")
         if stage == "meta":
             sp.add_argument("dataset", metavar="scenario", help="scenario name of params.yaml's meta.scenarios")
+        if stage == "meta-nli":
+            sp.add_argument("dataset", metavar="row", help="row name of params.yaml's nli.scenarios")
         if stage == "all":
             continue
         for key in _stage_keys(stage, defaults):
@@ -168,6 +183,33 @@ def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
         multisource.run_table4(p["meta"]["scenarios"], K=p["meta"]["K"], seeds=p["seeds"], L=p["meta"]["L"],
                                C=p["transfer"]["C"], max_iter=p["transfer"]["max_iter"], expect=expect)
         print(Path("reports/tables/table4.md").read_text())
+    elif stage == "transfer-nli":
+        from . import nli
+
+        n = p["nli"]
+        nli.run_table3(n["targets"], n["sources"], K=n["K"], seeds=p["seeds"], available=p["data"]["datasets"],
+                       C=p["transfer"]["C"], max_iter=p["transfer"]["max_iter"], expect=expect)
+        print(Path("reports/tables/table3.md").read_text())
+    elif stage == "meta-nli":
+        from . import nli
+
+        n, m, im = p["nli"], p["meta"], p["importance"]
+        if dataset not in n["scenarios"]:
+            raise TSNSError(f"unknown Table 5 row {dataset!r}: use one of {', '.join(n['scenarios'])} (nli.scenarios)")
+        meta = nli.run_meta_nli(dataset, n["scenarios"][dataset], targets=n["targets"], available=p["data"]["datasets"],
+                                seeds=p["seeds"], L=n["L"], L_sweep=n["L_sweep"], tune_K=m["tune_K"],
+                                pairing=m["pairing"], J=m["J"], beta=m["beta"], gamma=m["gamma"],
+                                alpha_grid=m["alpha_grid"], eps=im["eps"], scaling=m["scaling"], params=_forest(im),
+                                C=p["transfer"]["C"], n_jobs=im["n_jobs"], expect=expect)
+        print(f"{dataset}: " + ("data not available: " + ", ".join(meta["missing"]) if not meta["available"]
+                                else f"budgets {meta['L']}, alphas {meta['chosen_alphas']}"))
+    elif stage == "transfer-nli-multi":
+        from . import nli
+
+        n = p["nli"]
+        nli.run_table5(n["scenarios"], targets=n["targets"], K=n["K"], seeds=p["seeds"], L=n["L"], L_sweep=n["L_sweep"],
+                       sweep_K=n["sweep_K"], C=p["transfer"]["C"], max_iter=p["transfer"]["max_iter"], expect=expect)
+        print(Path("reports/tables/table5.md").read_text())
 
 
 def main(argv=None) -> int:
@@ -188,6 +230,10 @@ def main(argv=None) -> int:
             for scenario in defaults["meta"]["scenarios"]:
                 run_stage("meta", defaults, scenario)
             run_stage("transfer-multi", defaults)
+            run_stage("transfer-nli", defaults)
+            for row in defaults["nli"]["scenarios"]:
+                run_stage("meta-nli", defaults, row)
+            run_stage("transfer-nli-multi", defaults)
         else:
             run_stage(args.stage, _values(args, args.stage, defaults), getattr(args, "dataset", None))
     except TSNSError as exc:

@@ -165,7 +165,7 @@ DEFAULTS: dict = {
                       "QQP+MNLI+SNLI": ["qqp", "mnli", "snli"], "RTE+MRPC": ["rte", "mrpc"],
                       "SNLI+RTE": ["snli", "rte"], "SNLI+MRPC": ["snli", "mrpc"],
                       "SNLI+RTE+MRPC": ["snli", "rte", "mrpc"]},
-        "L": 5000, "L_sweep": [1000, 2500, 10000], "sweep_K": 500,
+        "L": 5000, "L_sweep": [1000, 2500], "sweep_K": 500,
     },
 }
 
