@@ -168,7 +168,7 @@ def test_row_validation():
 
 
 def test_target_split_must_exist(root):
-    from tsns.layout import load_dataset_activations
-
     with pytest.raises(ConfigError, match="has no 'train' rows.*test"):
-        load_dataset_activations("scitail", root=root, split="train")
+        nli.load_dataset_activations("scitail", root=root, split="train")
+    assert len(nli.load_dataset_activations("rte", root=root, split="dev").y) == 4
+    assert len(nli.load_dataset_activations("rte", root=root).y) == 20

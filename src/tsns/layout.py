@@ -67,13 +67,8 @@ class Activations:
     meta: dict
 
 
-def load_dataset_activations(dataset: str, *, expect: dict | None = None, root: Path = Path("."),
-                             split: str | None = None) -> Activations:
-    """Activations of a dataset, checked against its table and (optionally) current params.
-
-    ``split`` keeps the rows of one split (e.g. a target's ``test``); None keeps
-    every row (a source uses all its labelled rows).
-    """
+def load_dataset_activations(dataset: str, *, expect: dict | None = None, root: Path = Path(".")) -> Activations:
+    """Activations of a dataset, checked against its table and (optionally) current params."""
     table = root / PROCESSED / f"{dataset}.parquet"
     df = D.read_table(table)
     sha = table_sha256(dataset, root)
@@ -84,14 +79,8 @@ def load_dataset_activations(dataset: str, *, expect: dict | None = None, root: 
     if len(X) != len(df):
         raise TSNSError(f"activations of {dataset!r} have {len(X)} rows, its table {len(df)}: re-run `dvc repro`")
     ls = layer_shape(meta)
-    y = df["label"].to_numpy()
-    if split is not None:
-        rows = np.flatnonzero(df["split"].to_numpy() == split)
-        if not len(rows):
-            have = ", ".join(sorted(df["split"].unique()))
-            raise ConfigError(f"dataset {dataset!r} has no {split!r} rows (it has: {have}): choose one of those splits")
-        X, y = X[rows], y[rows]
-    return Activations(dataset, np.asarray(X, dtype=np.float32).reshape(len(X), -1), y, sha, ls, meta)
+    return Activations(dataset, np.asarray(X, dtype=np.float32).reshape(len(X), -1), df["label"].to_numpy(),
+                       sha, ls, meta)
 
 
 

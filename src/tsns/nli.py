@@ -40,7 +40,8 @@ from . import transfer as T
 from .errors import ConfigError, TargetLeakError, TSNSError
 from .importance import ForestParams, order
 from .io import atomic_path, atomic_savez, atomic_write_json, atomic_write_text, file_sha256
-from .layout import TABLES, known, load_dataset_activations, load_importance, table_sha256
+from .layout import PROCESSED, TABLES, Activations, known, load_importance, table_sha256
+from .layout import load_dataset_activations as _load_all
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,26 @@ UNAVAILABLE = "data not available"
 def _fix(missing: Sequence[str]) -> str:
     return (f"add {', '.join(missing)} to data.datasets once the official files are in data.mirror, "
             "then run `dvc repro`")
+
+
+def load_dataset_activations(dataset: str, *, expect: dict | None = None, root: Path = Path("."),
+                             split: str | None = None) -> Activations:
+    """A dataset's activations (:func:`tsns.layout.load_dataset_activations`), optionally one split only.
+
+    ``split`` keeps the rows of one split (a target's ``test``); None keeps every
+    row (a source uses all its labelled rows).
+    """
+    from . import data as D
+
+    acts = _load_all(dataset, expect=expect, root=root)
+    if split is None:
+        return acts
+    splits = D.read_table(root / PROCESSED / f"{dataset}.parquet")["split"].to_numpy()
+    rows = np.flatnonzero(splits == split)
+    if not len(rows):
+        have = ", ".join(sorted(set(splits)))
+        raise ConfigError(f"dataset {dataset!r} has no {split!r} rows (it has: {have}): choose one of those splits")
+    return Activations(acts.name, acts.X[rows], acts.y[rows], acts.sha256, acts.layer_shape, acts.meta)
 
 
 def budgets(L: int | None, L_sweep: Sequence[int]) -> list[int | None]:
