@@ -55,7 +55,7 @@ def test_pipeline_outputs(slice_repo):
     assert {"last_layer", "all_layers", "singletsns_K5", "random_K5", "singletsns_K2688"} <= set(metrics)
     assert all(0.0 <= v["mean"] <= 1.0 for v in metrics.values())
     fp = (root / "reports/tables/fingerprints.csv").read_text().splitlines()
-    assert fp[0] == "dataset,emb,1,2,3,4,5,6" and len(fp) == 5
+    assert fp[0] == "dataset,emb,1,2,3,4,5,6" and len(fp) == 1 + len(AMAZON + NLI)
     assert (root / "reports/figures/fingerprints.png").stat().st_size > 10_000
     assert (root / "reports/figures/k_sweep.png").exists()
     for nb in ("download/books", "extract/dvd", "importance/kitchen", "transfer", "fingerprint"):

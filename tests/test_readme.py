@@ -80,3 +80,31 @@ def test_alpha_numbers_match_committed_importance():
               ("normalized", 0.99): "{:.2f} at 0.99)"}
     for key, fmt in claims.items():
         assert fmt.format(jac[key]) in " ".join(text.split()), f"README's alpha claim {key} is stale"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}"
+
+
+def test_table3_and_table5_results_match_committed_metrics():
+    t3 = json.loads((REPO / "reports/metrics_table3.json").read_text())["table3"]
+    t5 = json.loads((REPO / "reports/metrics_table5.json").read_text())["table5"]
+    text = _section("Results of the committed run")
+    lines = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]]
+             for ln in text.splitlines() if ln.startswith("| ")}
+    assert t3, "Table 3 has no computed row"
+    for pair, m in t3.items():
+        source, target = pair.split("->")
+        if target != "scitail":
+            continue
+        row = lines[f"{source.upper()} -> SciTail"]
+        assert row[0] == _pct(m["last_layer"])
+        assert row[2] == " / ".join(_pct(m[f"singletsns_K{k}"]) for k in (100, 500, 1024))
+        assert row[4] == " / ".join(_pct(m[f"random_K{k}"]) for k in (100, 500, 1024))
+    assert t5, "Table 5 has no computed row"
+    for name, m in t5.items():
+        row = lines[f"{name} -> SciTail"]
+        assert row[0] == _pct(m["last_layer"])
+        assert row[2] == " / ".join(_pct(m[f"multitsns_K{k}"]) for k in (100, 500, 1024))
+        assert row[4] == _pct(m["random_K500"])
+        assert row[5] == " / ".join(_pct(m[f"multitsns_K500_L{L}"]) for L in (1000, 2500))
