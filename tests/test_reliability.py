@@ -88,6 +88,7 @@ def _temps(folder: Path, name: str) -> list[str]:
 
 # --------------------------------------------------------------------------- the pipeline slice
 PIPELINE_OUTPUTS = ["reports/metrics.json", "reports/tables/table2_long.csv", "reports/tables/table2.csv",
+                    "reports/tables/table3.md", "reports/tables/table5.md", "data/meta_nli/SNLI.npz",
                     "reports/tables/fingerprints.csv", "reports/metrics_multi.json", "reports/tables/table4_long.csv",
                     "data/meta/BD-K.npz",
                     *[f"data/importance/{d}.npz" for d in DOMAINS],
@@ -121,7 +122,8 @@ def test_repro_force_reproduces_every_result_byte_for_byte(slice_repo):
     root, env, _, first, before = slice_repo
     stages = {line.split("'")[1] for line in first.stdout.splitlines() if line.startswith("Running stage")}
     assert stages == {f"{s}@{d}" for s in ("download", "extract", "importance") for d in DOMAINS} | {
-        "transfer", "fingerprint", "meta_aggregate@BD-K", "transfer_multi"}
+        "transfer", "fingerprint", "meta_aggregate@BD-K", "transfer_multi", "transfer_nli", "meta_nli@SNLI",
+        "transfer_nli_multi"}
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert metrics["table2_average"]  # a real result, not an empty file
     again = run([sys.executable, "-m", "dvc", "repro", "--force"], root, env)
