@@ -86,11 +86,21 @@ def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.1f}"
 
 
+def _table(text: str, header: str) -> dict[str, list[str]]:
+    """Rows of the markdown table whose header row starts with ``header``: first cell -> other cells."""
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(header))
+    rows = {}
+    for ln in lines[start + 2:]:
+        if not ln.startswith("| "):
+            break
+        rows[ln.split("|")[1].strip()] = [c.strip() for c in ln.split("|")[2:-1]]
+    return rows
+
+
 def test_table3_results_match_committed_metrics():
     t3 = json.loads((REPO / "reports/metrics_table3.json").read_text())["table3"]
-    text = _section("Results of the committed run")
-    lines = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]]
-             for ln in text.splitlines() if ln.startswith("| ")}
+    lines = _table(_section("Results of the committed run"), "| source -> target |")
     assert t3, "Table 3 has no computed row"
     for pair, m in t3.items():
         source, target = pair.split("->")
@@ -100,3 +110,15 @@ def test_table3_results_match_committed_metrics():
         assert row[0] == _pct(m["last_layer"])
         assert row[2] == " / ".join(_pct(m[f"singletsns_K{k}"]) for k in (100, 500, 1024))
         assert row[4] == " / ".join(_pct(m[f"random_K{k}"]) for k in (100, 500, 1024))
+
+
+def test_table5_results_match_committed_metrics():
+    t5 = json.loads((REPO / "reports/metrics_table5.json").read_text())["table5"]
+    lines = _table(_section("Results of the committed run"), "| sources -> target |")
+    assert t5, "Table 5 has no computed row"
+    for name, m in t5.items():
+        row = lines[f"{name} -> SciTail"]
+        assert row[0] == _pct(m["last_layer"])
+        assert row[2] == " / ".join(_pct(m[f"multitsns_K{k}"]) for k in (100, 500, 1024))
+        assert row[4] == _pct(m["random_K500"])
+        assert row[5] == " / ".join(_pct(m[f"multitsns_K500_L{L}"]) for L in (1000, 2500))
