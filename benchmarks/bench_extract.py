@@ -41,20 +41,15 @@ METHODS = ("naive", "one_at_a_time", "sentence_transformers", "tsns", "tsns_half
 
 # --------------------------------------------------------------------------- texts
 def load_texts(n: int, seed: int, root: Path = ROOT) -> list[str]:
-    """n real Amazon reviews (all four domains), from the pipeline's tables or the local mirror."""
+    """n real Amazon reviews (all four domains) from the pipeline's tables (``dvc repro download@books`` etc.)."""
     import pandas as pd
 
-    frames = []
-    for d in ("books", "dvd", "electronics", "kitchen"):
-        p = root / "data" / "processed" / f"{d}.parquet"
-        if p.exists():
-            frames.append(pd.read_parquet(p, columns=["text_a"]))
-        else:
-            sys.path.insert(0, str(root / "src"))
-            from tsns import data as D
-
-            frames.append(D.load(d, mirror=root.parent / "shared" / "datasets")[["text_a"]])
-    texts = pd.concat(frames)["text_a"].tolist()
+    paths = [root / "data" / "processed" / f"{d}.parquet" for d in ("books", "dvd", "electronics", "kitchen")]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise SystemExit(f"missing {missing[0]}: run `dvc repro download@books download@dvd download@electronics "
+                         "download@kitchen` first (or pass --root to a checkout that has them)")
+    texts = pd.concat([pd.read_parquet(p, columns=["text_a"]) for p in paths])["text_a"].tolist()
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(texts))[:n]
     return [texts[i] for i in idx]
@@ -168,6 +163,7 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "extract.json"))
+    p.add_argument("--root", default=str(ROOT), help="the pipeline checkout whose data/processed holds the reviews")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--texts", help=argparse.SUPPRESS)
     p.add_argument("--save", help=argparse.SUPPRESS)
@@ -178,7 +174,7 @@ def main(argv=None) -> int:
         print(json.dumps(worker(a.worker, texts, a)))
         return 0
 
-    texts = load_texts(a.n, a.seed)
+    texts = load_texts(a.n, a.seed, Path(a.root))
     tokens = n_tokens(texts, a)
     rows, arrays = [], {}
     with tempfile.TemporaryDirectory() as tmp:
