@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tsns.errors import ConfigError, TSNSError
-from tsns.importance import (ForestParams, aggregate, check_fraction, importance_matrix, jaccard, order, ranking,
-                             ranks, sample_indices, top_k)
+from tsns.importance import (METHODS, ForestParams, aggregate, check_fraction, compute_backend, importance_matrix,
+                             jaccard, order, ranking, ranks, sample_indices, top_k)
 
 # q for J=2 samples, N=3 neurons, hand-worked below
 Q = np.array([[0.2, 0.5, 0.3],
@@ -58,7 +58,7 @@ def test_top_k_rejects_bad_k(K):
 
 
 def test_k_larger_than_n_names_the_fix():
-    with pytest.raises(ConfigError, match=r"larger than the number of neurons N=4: choose K <= 4"):
+    with pytest.raises(ConfigError, match=r"larger than the number of neurons N=4 \(n_features=4\): choose K <= 4"):
         top_k(np.zeros(4), 5)
 
 
@@ -125,3 +125,82 @@ def test_forest_params_validation():
 def test_jaccard():
     assert jaccard([1, 2, 3], [2, 3, 4]) == pytest.approx(0.5)
     assert jaccard([], []) == 1.0
+
+
+# --------------------------------------------------------------------------- other learners of q (issue #4)
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "random_forest"])
+def test_every_method_gives_normalised_q_and_finds_planted_neurons(planted, method):
+    if method == "xgboost_rf":
+        pytest.importorskip("xgboost")
+    X, y = planted
+    params = ForestParams(method=method, n_estimators=30)
+    q = importance_matrix(X, y, J=3, beta=0.7, params=params, random_state=0)
+    assert q.shape == (3, 60) and (q >= 0).all()
+    np.testing.assert_allclose(q.sum(axis=1), 1.0, rtol=1e-6)
+    m = aggregate(q)
+    assert set(top_k(m, 5)) == set(range(5)), f"{method} misses planted neurons: {top_k(m, 5)}"
+    np.testing.assert_array_equal(q, importance_matrix(X, y, J=3, beta=0.7, params=params, random_state=0))
+
+
+def test_random_forest_q_is_sklearn_feature_importances(planted):
+    """The paper's learner is unchanged: q_j is exactly the forest's impurity importance."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = planted
+    rng = np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0])
+    idx = sample_indices(y, 0.7, rng)
+    rf = RandomForestClassifier(n_estimators=10, max_features="sqrt", random_state=int(rng.integers(2**31 - 1)),
+                                n_jobs=1).fit(X[idx], y[idx])
+    q = importance_matrix(X, y, J=1, beta=0.7, params=ForestParams(n_estimators=10), random_state=5)
+    np.testing.assert_array_equal(q[0], rf.feature_importances_)
+
+
+def test_anova_constant_neuron_gets_zero_not_nan(planted):
+    X, y = planted
+    X = X.copy()
+    X[:, 7] = 1.0
+    q = importance_matrix(X, y, J=2, params=ForestParams(method="anova_f"), random_state=0)
+    assert np.isfinite(q).all() and (q[:, 7] == 0).all()
+
+
+def test_l1_c_validation_and_missing_xgboost(monkeypatch, planted):
+    import sys
+
+    with pytest.raises(ConfigError, match="l1_C"):
+        ForestParams(method="l1_logistic", l1_C=0)
+    monkeypatch.setitem(sys.modules, "xgboost", None)
+    X, y = planted
+    with pytest.raises(ConfigError, match="pip install xgboost-cpu"):
+        importance_matrix(X, y, J=1, params=ForestParams(method="xgboost_rf", n_estimators=2), random_state=0)
+
+
+# --------------------------------------------------------------------------- where the fits run
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_backend_does_not_change_q(planted, backend):
+    X, y = planted
+    kw = dict(J=4, beta=0.7, params=ForestParams(n_estimators=10), random_state=3)
+    ref = importance_matrix(X, y, n_jobs=1, **kw)
+    with compute_backend(backend):
+        np.testing.assert_array_equal(importance_matrix(X, y, n_jobs=2, **kw), ref)
+
+
+def test_dask_local_cluster_gives_the_same_q(planted):
+    """joblib's Dask backend on a local cluster: the same numbers as one process."""
+    X, y = planted
+    kw = dict(J=4, beta=0.7, params=ForestParams(n_estimators=10), random_state=3)
+    ref = importance_matrix(X, y, n_jobs=1, **kw)
+    with compute_backend("dask", n_workers=2):
+        got = importance_matrix(X, y, n_jobs=-1, **kw)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_backend_errors_name_the_fix():
+    with pytest.raises(ConfigError, match="use one of loky, threading, dask"):
+        with compute_backend("ray"):
+            pass
+    with pytest.raises(ConfigError, match="only used with importance.backend=dask"):
+        with compute_backend("loky", scheduler="tcp://127.0.0.1:8786"):
+            pass
+    with pytest.raises(ConfigError, match="no Dask scheduler answers"):
+        with compute_backend("dask", scheduler="tcp://127.0.0.1:9", timeout="1s"):
+            pass

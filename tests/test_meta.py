@@ -339,7 +339,7 @@ def test_every_q_input_changes_the_key(sources):
     ]
     for field_ in dataclasses.fields(ForestParams):
         other = {"method": "extra_trees", "n_estimators": 11, "max_depth": 7, "max_features": 0.5,
-                 "min_samples_leaf": 2}[field_.name]
+                 "min_samples_leaf": 2, "l1_C": 0.5}[field_.name]
         variants.append(dict(params=dataclasses.replace(base["params"], **{field_.name: other})))
     keys = {QCache.key(**{**base, **v}) for v in variants}
     assert k0 not in keys and len(keys) == len(variants)

@@ -33,7 +33,8 @@ _SECTIONS = {"download": "data", "extract": "extract", "importance": "importance
 # keys that a stage takes from another section, and keys it does not take
 _CHECK = ["extract.model", "extract.pooling", "extract.max_length", "extract.truncation"]  # activations must match
 _FOREST = ["importance.eps", "importance.method", "importance.n_estimators", "importance.max_depth",
-           "importance.max_features", "importance.n_jobs", "transfer.C"]
+           "importance.max_features", "importance.l1_C", "importance.n_jobs", "importance.backend",
+           "importance.scheduler", "transfer.C"]
 _EXTRA = {"importance": ["seeds", *_CHECK], "transfer": ["seeds", *_CHECK], "fingerprint": ["data.datasets"],
           "meta": ["seeds", *_FOREST, *_CHECK], "transfer-multi": ["seeds", "transfer.C", "transfer.max_iter", *_CHECK],
           "transfer-nli": ["seeds", "transfer.C", "transfer.max_iter", *_CHECK],
@@ -133,14 +134,25 @@ def _values(args, stage: str, defaults: dict) -> dict:
 
 
 def _forest(im: dict):
-    """The random-forest settings of params.yaml's importance section."""
+    """The importance-learner settings of params.yaml's importance section."""
     from .importance import ForestParams
 
     return ForestParams(method=im["method"], n_estimators=im["n_estimators"], max_depth=im["max_depth"],
-                        max_features=im["max_features"])
+                        max_features=im["max_features"], l1_C=im["l1_C"])
 
 
 def run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
+    """Run one stage; the fits of importance, meta and meta-nli run on ``importance.backend``."""
+    if stage in ("importance", "meta", "meta-nli"):
+        from .importance import compute_backend
+
+        with compute_backend(p["importance"]["backend"], p["importance"]["scheduler"]):
+            _run_stage(stage, p, dataset)
+    else:
+        _run_stage(stage, p, dataset)
+
+
+def _run_stage(stage: str, p: dict, dataset: str | None = None) -> None:
     from . import download, extract, fingerprint, importance, report
     from .extract import ExtractConfig
     ex = p["extract"]

@@ -327,12 +327,11 @@ def encode(encoder, items, *, pooling: str, batch_size: int, device: str, precis
                 kwargs["token_type_ids"] = types
             with ctx:
                 hidden = encoder(**kwargs).hidden_states  # tuple of (B, T, H), embeddings first
-            stacked = torch.stack(hidden, dim=1).float()  # (B, L, T, H)
-            if pooling == "cls":
-                pooled = stacked[:, :, 0, :]
+            if pooling == "cls":  # only the first token of each layer: no (B, L, T, H) copy
+                pooled = torch.stack([h[:, 0, :] for h in hidden], dim=1).float()
             else:
-                m = mask[:, None, :, None].to(stacked.dtype)
-                pooled = (stacked * m).sum(dim=2) / m.sum(dim=2).clamp(min=1.0)
+                m = mask[:, :, None].float()
+                pooled = torch.stack([(h.float() * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0) for h in hidden], dim=1)
             pooled = pooled.cpu().numpy()
             if result is None:
                 result = np.empty((len(items),) + pooled.shape[1:], dtype=np.float32)

@@ -3,7 +3,8 @@
 Symbols follow the paper:
 
 * ``q`` -- importance of every neuron on every random sample, shape ``(J, N)``;
-  here the impurity importance of a random forest (scikit-learn).
+  the paper's learner is a random forest (impurity importance, scikit-learn);
+  ``method`` selects another one (see :data:`METHODS`), each row normalised to sum 1.
 * ``m`` -- cumulative importance, eq. 1:
   ``m_i = alpha * E_j(q_ij) + (1 - alpha) * E_j(q_ij) / (std_j(q_ij) + eps)``.
 * ``K`` -- how many neurons with the largest ``m`` are kept.
@@ -18,22 +19,31 @@ paper's SingleTSNS setting ``alpha = 1`` both give the same ranking.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 
 from .errors import ConfigError, TSNSError
 
 log = logging.getLogger(__name__)
 
 SCALINGS = ("literal", "normalized")
-METHODS = ("random_forest", "extra_trees")
+#: learners of q. ``random_forest`` is the paper's; the others trade agreement with it for
+#: speed (``benchmarks/bench_importance.py`` measures both): ``extra_trees`` (randomised
+#: splits), ``xgboost_rf`` (XGBoost in random-forest mode, on CUDA when XGBoost sees a GPU;
+#: needs ``xgboost``), ``l1_logistic`` (|weights| of an L1 logistic probe on standardised
+#: neurons, NeuroX's linear ranking) and ``anova_f`` (ANOVA F statistic per neuron).
+METHODS = ("random_forest", "extra_trees", "xgboost_rf", "l1_logistic", "anova_f")
+#: where the J (x P) fits run: joblib's process pool, threads, or a Dask cluster.
+BACKENDS = ("loky", "threading", "dask")
 
 
 # --------------------------------------------------------------------------- validation
@@ -63,20 +73,27 @@ def check_k(K, N: int, name: str = "K") -> int:
     if not isinstance(K, Integral) or isinstance(K, bool) or K < 1:
         raise ConfigError(f"{name}={K!r} must be a positive integer")
     if K > N:
-        raise ConfigError(f"{name}={K} is larger than the number of neurons N={N}: choose {name} <= {N}")
+        raise ConfigError(f"{name}={K} is larger than the number of neurons N={N} (n_features={N}): "
+                          f"choose {name} <= {N}")
     return int(K)
 
 
 # --------------------------------------------------------------------------- q
 @dataclass(frozen=True)
 class ForestParams:
-    """Random-forest settings of the importance learner q (paper: 1000 trees, depth 200)."""
+    """Settings of the importance learner q (paper: a random forest of 1000 trees, depth 200).
+
+    ``n_estimators``, ``max_depth``, ``max_features`` and ``min_samples_leaf`` apply to the
+    tree methods (``xgboost_rf``: ``max_depth=None`` means 8, ``max_features`` sets the
+    per-split column share); ``l1_C`` is the inverse L1 strength of ``l1_logistic``.
+    """
 
     method: str = "random_forest"
     n_estimators: int = 100
     max_depth: int | None = None
     max_features: str | float | int | None = "sqrt"
     min_samples_leaf: int = 1
+    l1_C: float = 0.1
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -85,13 +102,137 @@ class ForestParams:
             raise ConfigError(f"importance.n_estimators={self.n_estimators!r} must be a positive integer")
         if self.max_depth is not None and (not isinstance(self.max_depth, Integral) or self.max_depth < 1):
             raise ConfigError(f"importance.max_depth={self.max_depth!r} must be a positive integer or null")
+        if not isinstance(self.l1_C, Real) or isinstance(self.l1_C, bool) or not self.l1_C > 0:
+            raise ConfigError(f"importance.l1_C={self.l1_C!r} must be a positive number (inverse L1 strength)")
 
     def estimator(self, random_state: int):
+        """The scikit-learn forest of a tree method (``random_forest`` or ``extra_trees``)."""
         from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
+        if self.method not in ("random_forest", "extra_trees"):
+            raise ConfigError(f"importance.method={self.method!r} is not a scikit-learn forest")
         cls = RandomForestClassifier if self.method == "random_forest" else ExtraTreesClassifier
         return cls(n_estimators=self.n_estimators, max_depth=self.max_depth, max_features=self.max_features,
                    min_samples_leaf=self.min_samples_leaf, random_state=random_state, n_jobs=1)
+
+    def q(self, X: np.ndarray, y: np.ndarray, random_state: int) -> np.ndarray:
+        """Importance of every neuron on one sample.
+
+        Parameters
+        ----------
+        X : array, shape (n, N)
+        y : array, shape (n,)
+        random_state : int
+
+        Returns
+        -------
+        numpy.ndarray, shape (N,), float64, non-negative, summing to 1 (a non-forest method
+            whose scores are all 0 gives the uniform vector)
+        """
+        if self.method in ("random_forest", "extra_trees"):
+            est = self.estimator(random_state)
+            est.fit(X, y)
+            return est.feature_importances_.astype(np.float64)  # already sums to 1 (0 for a stump)
+        elif self.method == "xgboost_rf":
+            q = _xgboost_rf_q(X, y, self, random_state)
+        elif self.method == "l1_logistic":
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.preprocessing import StandardScaler
+
+            Xs = StandardScaler().fit_transform(X)
+            lr = LogisticRegression(C=self.l1_C, l1_ratio=1.0, solver="liblinear", max_iter=1000,
+                                    random_state=random_state)
+            lr.fit(Xs, y)
+            q = np.abs(lr.coef_).sum(axis=0)
+        else:  # anova_f
+            from sklearn.feature_selection import f_classif
+
+            with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # constant neurons: F is nan, scored 0 below
+                q, _ = f_classif(X, y)
+            q = np.nan_to_num(q, nan=0.0, posinf=0.0)
+        q = np.asarray(q, dtype=np.float64)
+        total = q.sum()
+        return q / total if total > 0 else np.full(len(q), 1.0 / len(q))
+
+
+def _max_features_share(max_features, N: int) -> float:
+    if max_features in (None, 1.0):
+        return 1.0
+    if max_features == "sqrt":
+        return max(1, int(np.sqrt(N))) / N
+    if max_features == "log2":
+        return max(1, int(np.log2(N))) / N
+    if isinstance(max_features, Integral):
+        return min(N, int(max_features)) / N
+    return float(max_features)
+
+
+def _xgboost_rf_q(X, y, params: ForestParams, random_state: int) -> np.ndarray:
+    try:
+        import xgboost
+    except ImportError as exc:
+        raise ConfigError("importance.method=xgboost_rf needs XGBoost: pip install xgboost-cpu "
+                          "(or xgboost on a CUDA machine)") from exc
+    _, y_codes = np.unique(y, return_inverse=True)
+    device = "cuda" if xgboost.build_info().get("USE_CUDA") and _cuda_available() else "cpu"
+    est = xgboost.XGBRFClassifier(n_estimators=params.n_estimators, max_depth=params.max_depth or 8,
+                                  colsample_bynode=_max_features_share(params.max_features, X.shape[1]),
+                                  subsample=0.632, tree_method="hist", device=device, n_jobs=1,
+                                  importance_type="gain", random_state=random_state)
+    est.fit(X, y_codes)
+    return est.feature_importances_
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+@contextlib.contextmanager
+def compute_backend(backend: str = "threading", scheduler: str | None = None, n_workers: int | None = None,
+                    timeout: str = "20s"):
+    """Run the joblib-parallel fits inside on ``backend``.
+
+    ``"threading"`` (the default: the forests release the GIL, so threads are as fast as
+    processes without a second copy of the imports in every worker) and ``"loky"``
+    (processes) run on this machine.
+    ``"dask"`` sends every fit to a Dask cluster through joblib's Dask backend:
+    ``scheduler`` is the address of a running scheduler (``tcp://host:8786``, started
+    with ``dask scheduler`` / ``dask worker`` or any Dask deployment), or ``None`` for a
+    local cluster of ``n_workers`` single-threaded processes. The fits are seeded one by
+    one, so the results do not depend on the backend or the number of workers.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"importance.backend={backend!r} is unknown: use one of {', '.join(BACKENDS)}")
+    if backend != "dask":
+        if scheduler:
+            raise ConfigError(f"importance.scheduler is only used with importance.backend=dask (got {backend!r})")
+        with parallel_config(backend=backend):
+            yield
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ConfigError("importance.backend=dask needs Dask's distributed scheduler: "
+                          "pip install 'dask[distributed]'") from exc
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout=timeout))
+            except (OSError, TimeoutError) as exc:
+                raise ConfigError(f"no Dask scheduler answers at importance.scheduler={scheduler!r}: "
+                                  "start one (`dask scheduler`) or set importance.scheduler=null") from exc
+        else:
+            cluster = stack.enter_context(LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster))
+        log.info("importance fits on Dask: %s", client)
+        stack.enter_context(parallel_config(backend="dask"))
+        yield
 
 
 def sample_indices(y: np.ndarray, beta: float, rng: np.random.Generator) -> np.ndarray:
@@ -114,9 +255,7 @@ def sample_indices(y: np.ndarray, beta: float, rng: np.random.Generator) -> np.n
 def _one_fit(X, y, beta, params: ForestParams, seed: np.random.SeedSequence) -> np.ndarray:
     rng = np.random.default_rng(seed)
     idx = sample_indices(y, beta, rng)
-    est = params.estimator(random_state=int(rng.integers(2**31 - 1)))
-    est.fit(X[idx], y[idx])
-    return est.feature_importances_.astype(np.float64)
+    return params.q(X[idx], y[idx], random_state=int(rng.integers(2**31 - 1)))
 
 
 def importance_matrix(X: np.ndarray, y: np.ndarray, *, J: int = 10, beta: float = 0.7,

@@ -98,6 +98,24 @@ def atomic_savez(path: str | os.PathLike, **arrays) -> str:
     return digest
 
 
+def load_checked_npz(path: str | os.PathLike, what: str, fix: str) -> tuple[dict, dict]:
+    """Arrays of ``path`` (.npz) and its JSON sidecar, after checking the sidecar's ``npz_sha256``.
+
+    ``what`` names the output in the error, ``fix`` is the command that rebuilds it.
+    """
+    from .errors import TSNSError
+
+    path = Path(path)
+    side = path.with_suffix(".json")
+    if not path.exists() or not side.exists():
+        raise TSNSError(f"{what} is missing ({path}): run `{fix}`")
+    meta = json.loads(side.read_text())
+    if file_sha256(path) != meta.get("npz_sha256"):
+        raise TSNSError(f"{path} does not match its sidecar checksum: re-run `{fix}`")
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}, meta
+
+
 def _json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)

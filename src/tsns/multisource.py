@@ -17,7 +17,6 @@ target, e.g. ``DEK-B: {sources: [dvd, electronics, kitchen], target: books}``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from . import paper
 from . import transfer as T
 from .errors import ConfigError, TargetLeakError, TSNSError
 from .importance import ForestParams, order
-from .io import atomic_path, atomic_savez, atomic_write_json, atomic_write_text, file_sha256
+from .io import atomic_path, atomic_savez, atomic_write_json, atomic_write_text, load_checked_npz
 from .layout import TABLES, known, load_dataset_activations, table_sha256
 
 log = logging.getLogger(__name__)
@@ -111,15 +110,7 @@ def run_meta(name: str, scenario: Mapping, *, seeds: Sequence[int], tune_K: int,
 
 
 def load_meta(name: str, root: Path = Path(".")) -> tuple[dict, dict]:
-    path = root / META / f"{name}.npz"
-    side = path.with_suffix(".json")
-    if not path.exists() or not side.exists():
-        raise TSNSError(f"MultiTSNS of scenario {name!r} is missing: run `dvc repro meta_aggregate@{name}`")
-    meta = json.loads(side.read_text())
-    if file_sha256(path) != meta.get("npz_sha256"):
-        raise TSNSError(f"{path} does not match its sidecar checksum: re-run `dvc repro meta_aggregate@{name}`")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}, meta
+    return load_checked_npz(root / META / f"{name}.npz", f"MultiTSNS of scenario {name!r}", f"dvc repro meta_aggregate@{name}")
 
 
 # --------------------------------------------------------------------------- transfer_multi (Table 4)

@@ -26,7 +26,6 @@ against the target before any classifier is scored.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from . import paper
 from . import transfer as T
 from .errors import ConfigError, TargetLeakError, TSNSError
 from .importance import ForestParams, order
-from .io import atomic_path, atomic_savez, atomic_write_json, atomic_write_text, file_sha256
+from .io import atomic_path, atomic_savez, atomic_write_json, atomic_write_text, load_checked_npz
 from .layout import PROCESSED, TABLES, Activations, known, load_importance, table_sha256
 from .layout import load_dataset_activations as _load_all
 
@@ -357,15 +356,7 @@ def run_meta_nli(name: str, sources: Sequence[str], *, targets: Mapping[str, str
 
 
 def load_meta_nli(name: str, root: Path = Path(".")) -> tuple[dict, dict]:
-    path = root / META_NLI / f"{name}.npz"
-    side = path.with_suffix(".json")
-    if not path.exists() or not side.exists():
-        raise TSNSError(f"MultiTSNS of Table 5 row {name!r} is missing: run `dvc repro meta_nli@{name}`")
-    meta = json.loads(side.read_text())
-    if file_sha256(path) != meta.get("npz_sha256"):
-        raise TSNSError(f"{path} does not match its sidecar checksum: re-run `dvc repro meta_nli@{name}`")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}, meta
+    return load_checked_npz(root / META_NLI / f"{name}.npz", f"MultiTSNS of Table 5 row {name!r}", f"dvc repro meta_nli@{name}")
 
 
 # --------------------------------------------------------------------------- Table 5

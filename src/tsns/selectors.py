@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 
 from .errors import ConfigError
 from .fingerprint import fingerprint
-from .importance import METHODS, SCALINGS, ForestParams, aggregate, importance_matrix, ranks, top_k
+from .importance import METHODS, SCALINGS, ForestParams, aggregate, check_k, importance_matrix, ranks, top_k
 
 __all__ = ["SingleTSNS", "MultiTSNS"]
 
@@ -33,15 +33,6 @@ def _check_classes(y) -> None:
     classes = np.unique(y)
     if len(classes) < 2:
         raise ConfigError(f"the source has one class only ({classes.tolist()}): neuron importance needs two or more")
-
-
-def _check_k(k, n_features: int) -> int:
-    if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
-        raise ConfigError(f"k={k!r} must be a positive integer")
-    if k > n_features:
-        raise ConfigError(f"k={k} is larger than the number of neurons (n_features={n_features}): "
-                          f"choose k <= {n_features}")
-    return int(k)
 
 
 class _TSNSBase(SelectorMixin, BaseEstimator):
@@ -55,7 +46,7 @@ class _TSNSBase(SelectorMixin, BaseEstimator):
         if self.method not in METHODS:
             raise ConfigError(f"method={self.method!r} is unknown: use one of {', '.join(METHODS)}")
         return ForestParams(method=self.method, n_estimators=self.n_estimators, max_depth=self.max_depth,
-                            max_features=self.max_features)
+                            max_features=self.max_features, l1_C=self.l1_C)
 
     def _seed(self) -> int:
         """An integer random_state is used as is (same numbers as the stage functions with that seed)."""
@@ -113,11 +104,14 @@ class SingleTSNS(_TSNSBase):
     eps : float, default=1e-6
     scaling : {"literal", "normalized"}, default="literal"
         See :func:`tsns.importance.aggregate`.
-    method : {"random_forest", "extra_trees"}, default="random_forest"
+    method : {"random_forest", "extra_trees", "xgboost_rf", "l1_logistic", "anova_f"}, default="random_forest"
+        Learner of q (:data:`tsns.importance.METHODS`); the paper's is the random forest.
     n_estimators : int, default=100
         Trees per fit (paper: 1000).
     max_depth : int or None, default=None
     max_features : str, int, float or None, default="sqrt"
+    l1_C : float, default=0.1
+        Inverse L1 strength of ``method="l1_logistic"``.
     random_state : int, RandomState or None
     n_jobs : int or None
         Parallel forest fits; the result does not depend on it.
@@ -137,7 +131,8 @@ class SingleTSNS(_TSNSBase):
     """
 
     def __init__(self, k=500, *, J=10, beta=0.7, alpha=1.0, eps=1e-6, scaling="literal", method="random_forest",
-                 n_estimators=100, max_depth=None, max_features="sqrt", random_state=None, n_jobs=None, verbose=0):
+                 n_estimators=100, max_depth=None, max_features="sqrt", l1_C=0.1, random_state=None, n_jobs=None,
+                 verbose=0):
         self.k = k
         self.J = J
         self.beta = beta
@@ -148,6 +143,7 @@ class SingleTSNS(_TSNSBase):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.max_features = max_features
+        self.l1_C = l1_C
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -168,7 +164,7 @@ class SingleTSNS(_TSNSBase):
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         _check_classes(y)
-        k = _check_k(self.k, X.shape[1])
+        k = check_k(self.k, X.shape[1], name="k")
         if not isinstance(self.alpha, Real) or not 0 <= self.alpha <= 1:
             raise ConfigError(f"alpha={self.alpha!r} must lie in [0, 1]")
         self.q_ = importance_matrix(X, y, J=self.J, beta=self.beta, params=params, random_state=self._seed(),
@@ -198,7 +194,7 @@ class MultiTSNS(_TSNSBase):
     alpha_grid : sequence of float, default=(0, 0.25, 0.5, 0.75, 1)
     L : int or None
         Sample budget, water-filled across sources (paper, Table 5).
-    J, beta, eps, scaling, method, n_estimators, max_depth, max_features, random_state, n_jobs
+    J, beta, eps, scaling, method, n_estimators, max_depth, max_features, l1_C, random_state, n_jobs
         As in :class:`SingleTSNS` (``scaling`` defaults to "normalized" so that alpha matters).
     C : float, default=1.0
         Logistic regression used to score an alpha.
@@ -215,8 +211,8 @@ class MultiTSNS(_TSNSBase):
 
     def __init__(self, k=500, *, pairing="leave_one_out", J=10, beta=0.7, gamma=0.1,
                  alpha_grid=(0.0, 0.25, 0.5, 0.75, 1.0), eps=1e-6, scaling="normalized", L=None,
-                 method="random_forest", n_estimators=100, max_depth=None, max_features="sqrt", C=1.0,
-                 random_state=None, n_jobs=None):
+                 method="random_forest", n_estimators=100, max_depth=None, max_features="sqrt", l1_C=0.1,
+                 C=1.0, random_state=None, n_jobs=None):
         self.k = k
         self.pairing = pairing
         self.J = J
@@ -230,6 +226,7 @@ class MultiTSNS(_TSNSBase):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.max_features = max_features
+        self.l1_C = l1_C
         self.C = C
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -260,7 +257,7 @@ class MultiTSNS(_TSNSBase):
         groups = np.asarray(groups)
         if groups.shape != (len(X),):
             raise ConfigError(f"groups must have one entry per row ({len(X)}), got shape {groups.shape}")
-        k = _check_k(self.k, X.shape[1])
+        k = check_k(self.k, X.shape[1], name="k")
         names = [str(g) for g in dict.fromkeys(groups.tolist())]
         if len(names) < 2:
             raise ConfigError("MultiTSNS needs at least two sources in groups: use SingleTSNS for one source")
