@@ -31,6 +31,7 @@ from .errors import ConfigError, TargetLeakError, TSNSError
 from .importance import ForestParams, order
 from .io import atomic_path, atomic_savez, atomic_write_json, atomic_write_text, load_checked_npz
 from .layout import TABLES, known, load_dataset_activations, table_sha256
+from .report import cell, markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ def run_table4(scenarios: Mapping[str, Mapping], *, K: Sequence[int], seeds: Seq
         tgt = T.HeldOutTarget(target, acts[target].X, acts[target].y, acts[target].sha256)
         # one pooled "source" per scenario: its checksum is the set of its parts
         src_sha = "+".join(sorted(acts[d].sha256 for d in sources))
+        if tgt.sha256 in {acts[d].sha256 for d in sources}:
+            raise TargetLeakError(f"scenario {name}: the target is one of its sources")
         Ks = sorted({min(int(k), N) for k in K})
         if sorted(int(x) for x in arrays["seeds"]) != sorted(int(x) for x in seeds):
             raise TSNSError(f"MultiTSNS of {name} has seeds {arrays['seeds'].tolist()}, params say {list(seeds)}: "
@@ -154,8 +157,6 @@ def run_table4(scenarios: Mapping[str, Mapping], *, K: Sequence[int], seeds: Seq
             if i == 0:
                 sels.append(T.Selection(T.layer_neurons(-1, ls), "last_layer"))
             for sel in sels:
-                if tgt.sha256 in {acts[d].sha256 for d in sources}:
-                    raise TargetLeakError(f"scenario {name}: the target is one of its sources")
                 acc = T.transfer_accuracy(pooled, tgt, sel, C=C, max_iter=max_iter)
                 rows.append({"scenario": name, "target": target, "method": sel.method, "K": sel.K,
                              "seed": -1 if sel.seed is None else sel.seed, "accuracy": acc})
@@ -218,12 +219,6 @@ def _table4_wide(summary: pd.DataFrame, single: dict) -> pd.DataFrame:
     return wide.round(2)
 
 
-def _cell(mean, std=None) -> str:
-    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
-        return "-"
-    return f"{mean:.1f}" + (f" ± {std:.1f}" if std is not None and not np.isnan(std) and std > 0 else "")
-
-
 def _render_table4(wide: pd.DataFrame, Ks, seeds, meta: dict) -> str:
     ls = meta["shape"][1:]
     model = meta.get("model_info", {}).get("resolved")
@@ -231,17 +226,17 @@ def _render_table4(wide: pd.DataFrame, Ks, seeds, meta: dict) -> str:
     for K in Ks:
         head += [f"ours: MultiTSNS K={K}", f"paper: MultiTSNS K={K}", f"ours: random K={K}",
                  f"ours: SingleTSNS K={K}, mean of the sources (best)"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for _, r in wide.iterrows():
         cells = ["**Average**" if r.scenario == "Average" else r.scenario.replace("-", "->"),
-                 _cell(r.last_layer_mean), _cell(r.paper_BERT_1024)]
+                 cell(r.last_layer_mean), cell(r.paper_BERT_1024)]
         for K in Ks:
             single = r.get(f"single_avg_K{K}", np.nan)
             best = r.get(f"single_best_K{K}", np.nan)
-            cells += [_cell(r[f"multitsns_K{K}_mean"], r[f"multitsns_K{K}_std"]), _cell(r[f"paper_multitsns_K{K}"]),
-                      _cell(r[f"random_K{K}_mean"], r[f"random_K{K}_std"]),
+            cells += [cell(r[f"multitsns_K{K}_mean"], r[f"multitsns_K{K}_std"]), cell(r[f"paper_multitsns_K{K}"]),
+                      cell(r[f"random_K{K}_mean"], r[f"random_K{K}_std"]),
                       "-" if np.isnan(single) else f"{single:.1f} ({best:.1f})"]
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
     note = (
         f"\n\nAccuracy (%) on the unseen target of a logistic regression trained on the union of the scenario's "
         f"sources (Amazon multi-domain sentiment). **ours**: encoder `{model}`, mean ± std over seeds {list(seeds)}; "
@@ -249,4 +244,4 @@ def _render_table4(wide: pd.DataFrame, Ks, seeds, meta: dict) -> str:
         "**paper**: Valipour et al. (2019) Table 4 (bert-large), for comparison only. 'SingleTSNS ... mean of the "
         "sources (best)': our Table 2 accuracy on the same target from each single source at the same K, averaged "
         "over the three sources (best source in brackets); '-' where Table 2 has no such K. K is capped at N.\n")
-    return "# Table 4: multi-source unsupervised transfer (Amazon)\n\n" + "\n".join(lines) + note
+    return "# Table 4: multi-source unsupervised transfer (Amazon)\n\n" + markdown_table(head, rows) + note

@@ -41,6 +41,7 @@ from .importance import ForestParams, order
 from .io import atomic_path, atomic_savez, atomic_write_json, atomic_write_text, load_checked_npz
 from .layout import PROCESSED, TABLES, Activations, known, load_importance, table_sha256
 from .layout import load_dataset_activations as _load_all
+from .report import cell, markdown_table, metrics_from_wide
 
 log = logging.getLogger(__name__)
 
@@ -195,21 +196,12 @@ def run_table3(targets: Mapping[str, str], sources: Sequence[str], *, K: Sequenc
         wide.to_csv(tmp, index=False)
     meta0 = next(iter(loaded.values())).meta if loaded else {}
     atomic_write_text(root / TABLES / "table3.md", render_table3(wide, Ks_shown, seeds, meta0, targets))
-    metrics = {"table3": {}}
-    for _, r in wide.iterrows():
-        if r.status != "ok":
-            continue
-        m = {"last_layer": _r(r.last_layer_mean)}
-        for k in Ks_shown:
-            m[f"singletsns_K{k}"] = _r(r[f"singletsns_K{k}_mean"])
-            m[f"random_K{k}"] = _r(r[f"random_K{k}_mean"])
-        metrics["table3"][f"{r.source}->{r.target}"] = m
+    cols = {"last_layer": "last_layer_mean"}
+    for k in Ks_shown:
+        cols |= {f"singletsns_K{k}": f"singletsns_K{k}_mean", f"random_K{k}": f"random_K{k}_mean"}
+    metrics = {"table3": metrics_from_wide(wide.assign(pair=wide.source + "->" + wide.target), "pair", cols)}
     atomic_write_json(root / METRICS_TABLE3, metrics)
     return {"long": long, "status": status, "wide": wide, "metrics": metrics}
-
-
-def _r(v) -> float | None:
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else round(float(v) / 100, 4)
 
 
 def _mean_std(long: pd.DataFrame, method: str, K: int | None = None) -> tuple[float, float]:
@@ -238,12 +230,6 @@ def table3_wide(long: pd.DataFrame, status: pd.DataFrame, Ks: Sequence[int]) -> 
     return pd.DataFrame(out).round(2)
 
 
-def _cell(mean, std=None) -> str:
-    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
-        return "-"
-    return f"{mean:.1f}" + (f" ± {std:.1f}" if std is not None and not np.isnan(std) and std > 0 else "")
-
-
 def _name(d: str) -> str:
     return paper.DATASET_NAME.get(d, d)
 
@@ -261,17 +247,17 @@ def render_table3(wide: pd.DataFrame, Ks: Sequence[int], seeds, meta: dict, targ
         head = ["source", f"ours: last layer ({ls[1] if len(ls) > 1 else '?'})", "paper: BERT last layer (1024)"]
         for k in Ks:
             head += [f"ours: SingleTSNS K={k}", f"paper: SingleTSNS K={k}", f"ours: random K={k}"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        rows = []
         for _, r in g.iterrows():
             ok = r.status == "ok"
             na = "n/a" if not ok else None
-            cells = [_name(r.source), UNAVAILABLE if not ok else _cell(r.last_layer_mean), _cell(r.paper_BERT_1024)]
+            cells = [_name(r.source), UNAVAILABLE if not ok else cell(r.last_layer_mean), cell(r.paper_BERT_1024)]
             for k in Ks:
-                cells += [na or _cell(r[f"singletsns_K{k}_mean"], r[f"singletsns_K{k}_std"]),
-                          _cell(r[f"paper_singletsns_K{k}"]),
-                          na or _cell(r[f"random_K{k}_mean"], r[f"random_K{k}_std"])]
-            lines.append("| " + " | ".join(cells) + " |")
-        parts.append("\n".join(lines) + "\n")
+                cells += [na or cell(r[f"singletsns_K{k}_mean"], r[f"singletsns_K{k}_std"]),
+                          cell(r[f"paper_singletsns_K{k}"]),
+                          na or cell(r[f"random_K{k}_mean"], r[f"random_K{k}_std"])]
+            rows.append(cells)
+        parts.append(markdown_table(head, rows) + "\n")
     parts.append(
         f"\nAccuracy (%) on the unseen target split of a logistic regression trained on all labelled rows of one "
         f"source, on its top-K SingleTSNS neurons (stage `importance`). **ours**: encoder `{model}`, mean ± std over "
@@ -434,17 +420,11 @@ def run_table5(scenarios: Mapping[str, Sequence[str]], *, targets: Mapping[str, 
     atomic_write_text(root / TABLES / "table5.md",
                       render_table5(wide, Ks_shown, Ls, kS, seeds, meta0, next(iter(targets)), targets,
                                     {d: len(a.y) for d, a in loaded.items() if d != next(iter(targets))}))
-    metrics = {"table5": {}}
-    for _, r in wide.iterrows():
-        if r.status != "ok":
-            continue
-        m = {"last_layer": _r(r.last_layer_mean)}
-        for k in Ks_shown:
-            m[f"multitsns_K{k}"] = _r(r[f"multitsns_K{k}_mean"])
-            m[f"random_K{k}"] = _r(r[f"random_K{k}_mean"])
-        for Lb in Ls[1:]:
-            m[f"multitsns_K{kS}_L{_L_label(Lb)}"] = _r(r[f"sweep_L{_L_label(Lb)}_mean"])
-        metrics["table5"][r.scenario] = m
+    cols = {"last_layer": "last_layer_mean"}
+    for k in Ks_shown:
+        cols |= {f"multitsns_K{k}": f"multitsns_K{k}_mean", f"random_K{k}": f"random_K{k}_mean"}
+    cols |= {f"multitsns_K{kS}_L{_L_label(Lb)}": f"sweep_L{_L_label(Lb)}_mean" for Lb in Ls[1:]}
+    metrics = {"table5": metrics_from_wide(wide, "scenario", cols)}
     atomic_write_json(root / METRICS_TABLE5, metrics)
     return {"long": long, "status": st, "wide": wide, "metrics": metrics}
 
@@ -505,20 +485,20 @@ def render_table5(wide: pd.DataFrame, Ks: Sequence[int], Ls: Sequence[int | None
     head += [f"ours: SingleTSNS K={kS}, mean of the sources (best)"]
     head += [f"ours: K={kS}, L={_L_label(Lb)}" for Lb in Ls[1:]]
     head += [f"paper: K={kS}, L={Lp}" for Lp in paper.TABLE5_SWEEP]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for _, r in wide.iterrows():
         ok = r.status == "ok"
         na = "n/a" if not ok else None
         label = r.scenario + ("" if r.in_paper else " (not in the paper)")
-        cells = [label, f"{UNAVAILABLE} ({r.missing})" if not ok else _cell(r.last_layer_mean, r.last_layer_std),
-                 _cell(r.paper_BERT_1024)]
+        cells = [label, f"{UNAVAILABLE} ({r.missing})" if not ok else cell(r.last_layer_mean, r.last_layer_std),
+                 cell(r.paper_BERT_1024)]
         for k in Ks:
-            cells += [na or _cell(r[f"multitsns_K{k}_mean"], r[f"multitsns_K{k}_std"]),
-                      _cell(r[f"paper_multitsns_K{k}"]), na or _cell(r[f"random_K{k}_mean"], r[f"random_K{k}_std"])]
+            cells += [na or cell(r[f"multitsns_K{k}_mean"], r[f"multitsns_K{k}_std"]),
+                      cell(r[f"paper_multitsns_K{k}"]), na or cell(r[f"random_K{k}_mean"], r[f"random_K{k}_std"])]
         cells.append(na or ("-" if np.isnan(r.single_mean) else f"{r.single_mean:.1f} ({r.single_best:.1f})"))
-        cells += [na or _cell(r[f"sweep_L{_L_label(Lb)}_mean"], r[f"sweep_L{_L_label(Lb)}_std"]) for Lb in Ls[1:]]
-        cells += [_cell(r.get(f"paper_sweep_L{Lp}", np.nan)) for Lp in paper.TABLE5_SWEEP]
-        lines.append("| " + " | ".join(cells) + " |")
+        cells += [na or cell(r[f"sweep_L{_L_label(Lb)}_mean"], r[f"sweep_L{_L_label(Lb)}_std"]) for Lb in Ls[1:]]
+        cells += [cell(r.get(f"paper_sweep_L{Lp}", np.nan)) for Lp in paper.TABLE5_SWEEP]
+        rows.append(cells)
     note = (
         f"\n\nAccuracy (%) on the unseen {_name(target)} {targets[target]} split of a logistic regression trained on "
         f"a budget of L source rows, water-filled across the row's sources (the same budget bounds the importance "
@@ -529,4 +509,4 @@ def render_table5(wide: pd.DataFrame, Ks: Sequence[int], Ls: Sequence[int | None
         f"our sources are ({sizes}); the sweep columns are matched by position, not by size. **paper**: Valipour et al. (2019) Table 5 (bert-large), for "
         f"comparison only. '{UNAVAILABLE}' (then 'n/a'): a source is not in data.datasets (MNLI and QQP cannot be downloaded "
         "here); the paper's numbers are still shown. K is capped at N.\n")
-    return f"# Table 5: multi-source unsupervised transfer to {_name(target)}\n\n" + "\n".join(lines) + note
+    return f"# Table 5: multi-source unsupervised transfer to {_name(target)}\n\n" + markdown_table(head, rows) + note

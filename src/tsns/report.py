@@ -74,10 +74,29 @@ def _pair_label(s: str, t: str) -> str:
     return f"{L.get(s, s)}->{L.get(t, t)}"
 
 
-def _fmt(mean: float, std: float | None = None) -> str:
+def cell(mean, std=None) -> str:
+    """A table cell from a percentage: ``"72.4 ± 1.3"``; ``"-"`` when missing (None/NaN); no ``±`` when std is 0/NaN."""
     if mean is None or (isinstance(mean, float) and np.isnan(mean)):
         return "-"
-    return f"{100 * mean:.1f}" + (f" ± {100 * std:.1f}" if std is not None and std > 0 else "")
+    return f"{mean:.1f}" + (f" ± {std:.1f}" if std is not None and not np.isnan(std) and std > 0 else "")
+
+
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub markdown table (no trailing newline) from a header and rows of cells."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def metrics_from_wide(wide: pd.DataFrame, key: str, columns: dict[str, str]) -> dict:
+    """``{row[key]: {name: row[column] / 100 (4 decimals) or None}}`` over the rows whose ``status`` is ``"ok"``.
+
+    ``wide`` holds percentages (as the table CSVs do); metrics JSON holds fractions.
+    """
+    def frac(v):
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) else round(float(v) / 100, 4)
+
+    return {r[key]: {name: frac(r[col]) for name, col in columns.items()}
+            for _, r in wide.iterrows() if r.status == "ok"}
 
 
 def table2_wide(summary: pd.DataFrame, Ks: Sequence[int], ls: tuple[int, int]) -> pd.DataFrame:
@@ -108,15 +127,15 @@ def render_table2_md(wide: pd.DataFrame, Ks: Sequence[int], ls: tuple[int, int],
     head = ["S->T", f"ours: last layer ({hidden})", "paper: BERT last layer (1024)", f"ours: all layers ({n_layers * hidden})"]
     for K in Ks:
         head += [f"ours: SingleTSNS K={K}", f"paper: SingleTSNS K={K}", f"ours: random K={K}"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for _, r in wide.iterrows():
-        cells = [f"**{r.pair}**" if r.pair == "Average" else r.pair, _fmt(r.last_layer_mean / 100),
-                 _paper(r.paper_BERT_1024), _fmt(r.all_layers_mean / 100)]
+        cells = [f"**{r.pair}**" if r.pair == "Average" else r.pair, cell(r.last_layer_mean),
+                 cell(r.paper_BERT_1024), cell(r.all_layers_mean)]
         for K in Ks:
-            cells += [_fmt(r[f"singletsns_K{K}_mean"] / 100, r[f"singletsns_K{K}_std"] / 100),
-                      _paper(r[f"paper_singletsns_K{K}"]),
-                      _fmt(r[f"random_K{K}_mean"] / 100, r[f"random_K{K}_std"] / 100)]
-        lines.append("| " + " | ".join(cells) + " |")
+            cells += [cell(r[f"singletsns_K{K}_mean"], r[f"singletsns_K{K}_std"]),
+                      cell(r[f"paper_singletsns_K{K}"]),
+                      cell(r[f"random_K{K}_mean"], r[f"random_K{K}_std"])]
+        rows.append(cells)
     note = (
         f"\n\nAccuracy (%) of a logistic regression trained on the whole source domain and applied to the unseen "
         f"target domain (Amazon multi-domain sentiment, 2,000 reviews per domain). **ours**: encoder `{model}` "
@@ -126,11 +145,7 @@ def render_table2_md(wide: pd.DataFrame, Ks: Sequence[int], ls: tuple[int, int],
         f"last-layer column has {hidden} neurons because our encoder is narrower. 'random K' (K neurons drawn "
         "uniformly from all layers) is a control the paper does not report. K is capped at N.\n"
     )
-    return "# Table 2: single-source unsupervised transfer (Amazon B, D, E, K)\n\n" + "\n".join(lines) + note
-
-
-def _paper(v) -> str:
-    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.1f}"
+    return "# Table 2: single-source unsupervised transfer (Amazon B, D, E, K)\n\n" + markdown_table(head, rows) + note
 
 
 def table2_metrics(summary: pd.DataFrame, Ks: Sequence[int]) -> dict:

@@ -1,0 +1,26 @@
+"""The table helpers shared by Tables 2-5 (``tsns.report``)."""
+import numpy as np
+import pandas as pd
+
+from tsns.report import cell, markdown_table, metrics_from_wide
+
+
+def test_cell_formats_percentages_and_missing_values():
+    assert cell(72.44) == "72.4"
+    assert cell(72.44, 1.26) == "72.4 ± 1.3"
+    assert cell(72.44, 0.0) == "72.4"  # one seed: no spread shown
+    assert cell(72.44, np.nan) == "72.4"
+    assert cell(None) == "-" and cell(np.nan) == "-" and cell(np.nan, 1.0) == "-"
+
+
+def test_markdown_table_has_header_separator_and_rows():
+    text = markdown_table(["a", "b"], [["1", "2"], ["3", "-"]])
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | 2 |", "| 3 | - |"]
+    assert markdown_table(["a"], []) == "| a |\n|---|"
+
+
+def test_metrics_from_wide_keeps_ok_rows_as_fractions():
+    wide = pd.DataFrame({"row": ["x", "y", "z"], "status": ["ok", "unavailable", "ok"],
+                         "acc_mean": [61.234, 50.0, np.nan]})
+    m = metrics_from_wide(wide, "row", {"acc": "acc_mean"})
+    assert m == {"x": {"acc": 0.6123}, "z": {"acc": None}}
