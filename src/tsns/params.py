@@ -134,6 +134,23 @@ SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
         "L_sweep": _list(_int(1), min_len=0),
         "sweep_K": _int(1),
     },
+    "transferability": {
+        "groups": (lambda v: isinstance(v, dict) and all(
+            isinstance(k, str) and isinstance(g, list) and len(g) >= 2 and all(isinstance(x, str) for x in g)
+            for k, g in v.items()), "mapping group name -> list of two or more datasets (every ordered pair)"),
+        "pairs": (lambda v: isinstance(v, list) and all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) and p[0] != p[1] for p in v),
+            "list of [source, target] pairs"),
+        "splits": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(sp, str)
+                                                         for k, sp in v.items()),
+                   "mapping target dataset -> the split that is scored"),
+        "K": _int(1),
+        "fingerprint_K": _int(1),
+        "jaccard_K": _list(_int(1)),
+        "n_estimators": _int(1),
+        "rankers": _list(_choice("linear", "gbt")),
+        "bootstrap": _int(100),
+    },
 }
 
 
@@ -170,6 +187,12 @@ DEFAULTS: dict = {
                       "SNLI+RTE": ["snli", "rte"], "SNLI+MRPC": ["snli", "mrpc"],
                       "SNLI+RTE+MRPC": ["snli", "rte", "mrpc"]},
         "L": 5000, "L_sweep": [1000, 2500], "sweep_K": 500,
+    },
+    "transferability": {
+        "groups": {"sentiment": ["books", "dvd", "electronics", "kitchen", "imdb", "sst2"]},
+        "pairs": [["snli", "scitail"], ["rte", "scitail"], ["mrpc", "scitail"]],
+        "splits": {"scitail": "test"}, "K": 300, "fingerprint_K": 500, "jaccard_K": [100, 500, 1000],
+        "n_estimators": 100, "rankers": ["linear", "gbt"], "bootstrap": 2000,
     },
 }
 
@@ -225,6 +248,15 @@ HELP: dict[str, str] = {
     "nli.L": "Table 5 sample budget, water-filled across the sources (paper: 2E5)",
     "nli.L_sweep": "other budgets of Table 5's sensitivity columns at K = nli.sweep_K (paper: 2E4, 1E5, 3E5)",
     "nli.sweep_K": "K of the budget sweep (paper: 500)",
+    "transferability.groups": "groups of datasets whose every ordered pair is a (source, target) pair",
+    "transferability.pairs": "extra [source, target] pairs (pairs with a dataset not in data.datasets are skipped)",
+    "transferability.splits": "target -> the split that is scored (other targets: all rows)",
+    "transferability.K": "transfer is measured with the source's SingleTSNS top-K neurons",
+    "transferability.fingerprint_K": "neurons in the fingerprints that are compared",
+    "transferability.jaccard_K": "sizes of the top sets whose overlap (Jaccard) is a feature",
+    "transferability.n_estimators": "trees of the pseudo-label forest (the label-free fingerprint)",
+    "transferability.rankers": "rankers evaluated leave-one-target-out: linear (ridge), gbt (gradient-boosted trees)",
+    "transferability.bootstrap": "bootstrap resamples of the correlation intervals",
 }
 
 
