@@ -12,7 +12,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 # outputs of the pipeline: never copied, the copy makes its own
-_OUTPUTS = ("reports/", "dvc.lock", "data/processed/", "data/activations/", "data/importance/", "data/meta/", "data/meta_nli/",
+_OUTPUTS = ("reports/", "dvc.lock", "data/processed/", "data/activations/", "data/importance/", "data/meta/", "data/meta_nli/", "data/variants/",
             "data/interim/")
 
 

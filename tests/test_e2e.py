@@ -33,6 +33,10 @@ def _shrink(params: dict) -> None:
     params["meta"].update(K=[5, 100000], tune_K=20, J=2, gamma=0.5, alpha_grid=[0.0, 1.0])
     params["nli"].update(K=[5, 100000], L=20, L_sweep=[10], sweep_K=5,
                          scenarios={"SNLI": ["snli"], "QQP+RTE": ["qqp", "rte"], "SNLI+RTE+MRPC": ["snli", "rte", "mrpc"]})
+    params["transferability"].update(K=5, fingerprint_K=20, jaccard_K=[5, 20], n_estimators=8, bootstrap=100)
+    # IMDB is not in the slice: the truncation table says "data not available"; two mean-pooled variants
+    params["baselines"].update(domains=["books", "dvd"], K=5, variants={
+        f"{d}-mean": {"dataset": d, "pooling": "mean", "truncation": "head"} for d in ("books", "dvd")})
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +103,26 @@ def test_nli_tables(slice_repo):
     assert side["available"] and len(side["fit_on"]) == 3 and scitail not in side["fit_on"]
 
 
+def test_transferability_and_baselines(slice_repo):
+    """Issue 6's stages: correlation and ranking tables, the figure, the representation and truncation tables."""
+    root, _, first = slice_repo
+    for stage in ("extract_variant@books-mean", "extract_variant@dvd-mean", "transferability", "baselines"):
+        assert f"Running stage '{stage}'" in first.stdout
+    md = (root / "reports/tables/transferability.md").read_text()
+    assert "## Rank correlation of each feature with transfer" in md and "`fp_cosine`" in md and "`domain_acc`" in md
+    m = json.loads((root / "reports/metrics_transferability.json").read_text())["transferability"]
+    assert m["n_pairs"] == 12 + (3 if NLI else 0) and m["n_targets"] == 4 + (1 if NLI else 0)
+    assert "imdb->books" in md and "(a dataset not in data.datasets)" in md  # imdb, sst2 are not in the slice
+    assert (root / "reports/figures/transferability_ranking.png").stat().st_size > 10_000
+    rep = (root / "reports/tables/representations.md").read_text()
+    assert "| **Average** |" in rep
+    assert "data not available" in (root / "reports/tables/truncation.md").read_text()
+    mb = json.loads((root / "reports/metrics_baselines.json").read_text())
+    assert mb["truncation"] == {"status": "data not available"} and mb["representations"]
+    side = json.loads((root / "data/variants/books-mean.json").read_text())
+    assert side["config"]["pooling"] == "mean" and side["shape"] == [12, 7, 384]
+
+
 def test_second_repro_is_a_no_op(slice_repo):
     root, env, _ = slice_repo
     lock = (root / "dvc.lock").read_text()
@@ -115,7 +139,8 @@ def test_changing_J_reruns_only_its_dependents(slice_repo):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run([sys.executable, "-m", "dvc", "repro"], root, env).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    must = {f"importance@{d}" for d in AMAZON + NLI} | {"transfer", "fingerprint", "transfer_nli"}
+    must = {f"importance@{d}" for d in AMAZON + NLI} | {"transfer", "fingerprint", "transfer_nli", "transferability",
+                                                        "baselines"}
     # transfer_multi / transfer_nli_multi read Table 2's / Table 3's numbers: they re-run only if those changed
     assert must <= ran <= must | {"transfer_multi", "transfer_nli_multi"}
 

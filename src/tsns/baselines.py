@@ -597,3 +597,14 @@ def write_metrics(parts: Mapping[str, dict], root: Path = Path(".")) -> dict:
     doc = {k: (v["metrics"] if isinstance(v, Mapping) and "metrics" in v else v) for k, v in parts.items()}
     atomic_write_json(Path(root) / METRICS_BASELINES, doc)
     return doc
+
+
+def truncation_unavailable(source: str, datasets: Sequence[str], *, out: Path = Path(".")) -> dict:
+    """Write the truncation table's 'data not available' version when the source is not in ``data.datasets``."""
+    msg = (f"# Truncation ablation ({source})\n\n**data not available**: the truncation source {source!r} is not in "
+           f"data.datasets ({', '.join(datasets)}); add it (and its variants to baselines.variants), then run "
+           "`dvc repro`.\n")
+    with atomic_path(Path(out) / TABLES / "truncation.csv") as tmp:
+        pd.DataFrame(columns=["truncation", "status"]).to_csv(tmp, index=False)
+    atomic_write_text(Path(out) / TABLES / "truncation.md", msg)
+    return {"metrics": {"status": "data not available"}, "markdown": msg}

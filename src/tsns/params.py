@@ -151,6 +151,20 @@ SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
         "rankers": _list(_choice("linear", "gbt")),
         "bootstrap": _int(100),
     },
+    "baselines": {
+        "domains": _list(_str(), min_len=2),
+        "pooled_variant": (lambda v: isinstance(v, str) and "{dataset}" in v, "a variant name containing {dataset}"),
+        "truncation_source": _str(),
+        "truncation_targets": _list(_str()),
+        "truncations": _list(_choice("head", "tail", "head+tail")),
+        "variant_name": (lambda v: isinstance(v, str) and "{dataset}" in v and "{truncation}" in v,
+                         "a variant name containing {dataset} and {truncation}"),
+        "K": _int(1),
+        "variants": (lambda v: isinstance(v, dict) and all(
+            isinstance(k, str) and isinstance(sp, dict) and set(sp) == {"dataset", "pooling", "truncation"}
+            and sp["pooling"] in ("cls", "mean") and sp["truncation"] in ("head", "tail", "head+tail")
+            for k, sp in v.items()), "mapping name -> {dataset, pooling: cls|mean, truncation: head|tail|head+tail}"),
+    },
 }
 
 
@@ -193,6 +207,15 @@ DEFAULTS: dict = {
         "pairs": [["snli", "scitail"], ["rte", "scitail"], ["mrpc", "scitail"]],
         "splits": {"scitail": "test"}, "K": 300, "fingerprint_K": 500, "jaccard_K": [100, 500, 1000],
         "n_estimators": 100, "rankers": ["linear", "gbt"], "bootstrap": 2000,
+    },
+    "baselines": {
+        "domains": ["books", "dvd", "electronics", "kitchen"], "pooled_variant": "{dataset}-mean",
+        "truncation_source": "imdb", "truncation_targets": ["books", "dvd", "electronics", "kitchen", "sst2"],
+        "truncations": ["head", "tail", "head+tail"], "variant_name": "{dataset}-{truncation}", "K": 300,
+        "variants": {**{f"{d}-mean": {"dataset": d, "pooling": "mean", "truncation": "head"}
+                        for d in ("books", "dvd", "electronics", "kitchen")},
+                     "imdb-tail": {"dataset": "imdb", "pooling": "cls", "truncation": "tail"},
+                     "imdb-head+tail": {"dataset": "imdb", "pooling": "cls", "truncation": "head+tail"}},
     },
 }
 
@@ -257,6 +280,14 @@ HELP: dict[str, str] = {
     "transferability.n_estimators": "trees of the pseudo-label forest (the label-free fingerprint)",
     "transferability.rankers": "rankers evaluated leave-one-target-out: linear (ridge), gbt (gradient-boosted trees)",
     "transferability.bootstrap": "bootstrap resamples of the correlation intervals",
+    "baselines.domains": "datasets whose every ordered pair gets the representation baselines (as Table 2)",
+    "baselines.pooled_variant": "name of the variant holding a domain's mean-pooled activations",
+    "baselines.truncation_source": "long-text source of the truncation ablation (IMDB)",
+    "baselines.truncation_targets": "targets the truncated source transfers to",
+    "baselines.truncations": "truncations compared: head, tail, head+tail",
+    "baselines.variant_name": "name of the variant holding a truncation of the source",
+    "baselines.K": "SingleTSNS neurons in the truncation table",
+    "baselines.variants": "extra extractions (stage extract_variant): name -> {dataset, pooling, truncation}",
 }
 
 

@@ -145,7 +145,7 @@ def labelled_features(m_s: np.ndarray, m_t: np.ndarray, layer_shape: tuple[int, 
 
 def label_free_features(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, neurons: np.ndarray,
                         layer_shape: tuple[int, int], *, K_fp: int, n_estimators: int, C: float, max_iter: int,
-                        random_state: int = 0, max_rows: int = 2000) -> dict:
+                        random_state: int = 0, max_rows: int = 2000, source_clf=None) -> dict:
     """Features from the labelled source and the *unlabelled* target only.
 
     Parameters
@@ -159,6 +159,8 @@ def label_free_features(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, neurons:
     layer_shape : (n_layers, hidden)
     K_fp : int
         Neurons in the pseudo-label fingerprints.
+    source_clf : fitted classifier on ``Xs[:, neurons]``, optional
+        Reused as the pseudo-labeller (else one is trained on the source).
 
     Returns
     -------
@@ -188,7 +190,7 @@ def label_free_features(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, neurons:
     sd = np.sqrt((Xs[:, neurons].var(0) + Xt[:, neurons].var(0)) / 2)
     mean_shift = float(np.mean(np.abs(mu_s - mu_t) / np.where(sd > 0, sd, 1.0)))
 
-    src_clf = T.train_classifier(Xs, ys, neurons, C=C, max_iter=max_iter)
+    src_clf = source_clf if source_clf is not None else T.train_classifier(Xs, ys, neurons, C=C, max_iter=max_iter)
     pseudo = src_clf.predict(np.asarray(Xt[:, neurons], dtype=np.float32))
     if len(np.unique(pseudo)) < 2:  # the source classifier gives one class to every target row
         return {"domain_acc": domain_acc, "mean_shift": mean_shift, "pseudo_fp_cosine": float("nan"),
@@ -223,6 +225,13 @@ def measure_pairs(pairs: Sequence[tuple[str, str]], *, splits: Mapping[str, str]
         return cache[(d, split)]
 
     imp: dict = {}
+    clfs: dict = {}  # one classifier per (source, selection), reused for every target (trained on the source only)
+
+    def _clf(s, key, src, sel):
+        if (s, key) not in clfs:
+            clfs[(s, key)] = T.train_classifier(src.X, src.y, sel.neurons, C=C, max_iter=max_iter)
+        return clfs[(s, key)]
+
     rows = []
     for s, t in tqdm(pairs, desc="transferability pairs", unit="pair"):
         t0 = time.time()
@@ -250,9 +259,10 @@ def measure_pairs(pairs: Sequence[tuple[str, str]], *, splits: Mapping[str, str]
             if int(seed) not in seeds_have:
                 raise ConfigError(f"importance of {s} has seeds {seeds_have}, params say {list(seeds)}: re-run `dvc repro`")
             o = arr_s["order"][seeds_have.index(int(seed))]
-            accs.append(T.transfer_accuracy(src, tgt, T.Selection(o[:k], "singletsns", fit_on=fit_on, seed=int(seed)),
-                                            C=C, max_iter=max_iter))
-        last = T.transfer_accuracy(src, tgt, T.Selection(T.layer_neurons(-1, ls), "last_layer"), C=C, max_iter=max_iter)
+            sel = T.Selection(o[:k], "singletsns", fit_on=fit_on, seed=int(seed))
+            accs.append(T.transfer_accuracy(src, tgt, sel, C=C, max_iter=max_iter, clf=_clf(s, seed, src, sel)))
+        sel = T.Selection(T.layer_neurons(-1, ls), "last_layer")
+        last = T.transfer_accuracy(src, tgt, sel, C=C, max_iter=max_iter, clf=_clf(s, "last", src, sel))
         m_s = arr_s["m"].mean(0)
         m_t = imp[t][0]["m"].mean(0)
         row = {"source": s, "target": t, "n_source": len(a_s.y), "n_target": len(a_t.y),
@@ -260,8 +270,10 @@ def measure_pairs(pairs: Sequence[tuple[str, str]], *, splits: Mapping[str, str]
         row["gain"] = row["accuracy"] - last
         row.update(labelled_features(m_s, m_t, ls, K=min(fingerprint_K, N), jaccard_K=[min(j, N) for j in jaccard_K]))
         neurons = np.argsort(-m_s, kind="stable")[:k]
+        pseudo = _clf(s, "mean_m", src, T.Selection(neurons, "singletsns_mean_m", fit_on=fit_on))
         row.update(label_free_features(a_s.X, a_s.y, a_t.X, neurons, ls, K_fp=min(fingerprint_K, k),
-                                       n_estimators=n_estimators, C=C, max_iter=max_iter, random_state=int(seeds[0])))
+                                       n_estimators=n_estimators, C=C, max_iter=max_iter, random_state=int(seeds[0]),
+                                       source_clf=pseudo))
         log.info("transferability: %s -> %s in %.1f s", s, t, time.time() - t0)
         rows.append(row)
     return pd.DataFrame(rows)
