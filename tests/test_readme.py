@@ -122,3 +122,19 @@ def test_table5_results_match_committed_metrics():
         assert row[2] == " / ".join(_pct(m[f"multitsns_K{k}"]) for k in (100, 500, 1024))
         assert row[4] == _pct(m["random_K500"])
         assert row[5] == " / ".join(_pct(m[f"multitsns_K500_L{L}"]) for L in (1000, 2500))
+
+
+def test_benchmark_tables_match_committed_results():
+    """The README's benchmark tables are the numbers in benchmarks/results/*.json."""
+    ext = json.loads((REPO / "benchmarks/results/extract.json").read_text())
+    rows = _table(README, "| method | sequences/s | tokens/s | x sentence-transformers | x naive | peak RSS (MB) |")
+    assert len(rows) == len(ext["rows"])
+    for cells, r in zip(rows.values(), ext["rows"]):
+        assert cells == [f"{r['seq_per_s']:.1f}", f"{r['tok_per_s']:.0f}", f"{r['x_sentence_transformers']:.2f}",
+                         f"{r['x_naive']:.2f}", f"{r['peak_rss_mb']:.0f}"], r["method"]
+    imp = json.loads((REPO / "benchmarks/results/importance.json").read_text())
+    rows = _table(README, "| learner | seconds (J fits) | x pipeline default | Jaccard vs paper RF | transfer acc. |")
+    assert list(rows) == [r["config"] for r in imp["rows"]]
+    for cells, r in zip(rows.values(), imp["rows"]):
+        assert cells == [f"{r['seconds']:.1f}", f"{r['speedup_vs_default']:.2f}", f"{r['jaccard_vs_paper_rf']:.3f}",
+                         f"{100 * r['transfer_acc']:.1f}"], r["config"]
