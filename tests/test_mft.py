@@ -1,0 +1,268 @@
+"""Meta Fine-Tuning (Wang et al. 2020): typicality, corruption, losses, training/resume, splits."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsns.errors import ConfigError
+from tsns.mft import (
+    AMAZON_SPLIT,
+    MetaLearner,
+    class_prototypes,
+    corrupt_domains,
+    evaluate,
+    fine_tune,
+    meta_fine_tune,
+    sdc_loss,
+    split_domain,
+    tlc_loss,
+    typicality,
+    typicality_cases,
+    typicality_multi,
+)
+
+R2 = math.sqrt(2) / 2  # cos 45 degrees
+
+# 2 domains x 2 classes in the plane; prototypes: A0=(.5,.5) A1=(-1,0) B0=(1,0) B1=(0,-1)
+H2 = np.array([[1, 0], [0, 1], [-1, 0], [1, 0], [0, -1]], dtype=float)
+Y2 = np.array([0, 0, 1, 0, 1])
+D2 = np.array(["A", "A", "A", "B", "B"])
+
+
+def _texts(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = ["good", "great", "love", "excellent", "works", "fine", "perfect"]
+    neg = ["bad", "awful", "hate", "broke", "poor", "waste", "terrible"]
+    topic = {"books": ["plot", "author", "chapter", "novel"], "kitchen": ["knife", "pan", "spoon", "glass"]}
+    rows = []
+    for i in range(n):
+        dom = "books" if i % 2 == 0 else "kitchen"
+        lab = (i // 2) % 2
+        words = list(rng.choice(pos if lab else neg, size=3)) + list(rng.choice(topic[dom], size=3))
+        rows.append({"id": f"r{i}", "text_a": " ".join(rng.permutation(words)), "text_b": None, "label": lab,
+                     "split": "train", "domain": dom})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- typicality
+def test_typicality_hand_computed_two_domains():
+    # t = alpha * cos(x, own) + (1 - alpha) / (K - 1) * cos(x, other), K = 2, alpha = 0.25
+    expected = [
+        0.25 * R2 + 0.75 * 1.0,   # (1,0) in A0: cos to A0=(.5,.5) is R2, to B0=(1,0) is 1
+        0.25 * R2 + 0.75 * 0.0,   # (0,1) in A0: R2 to A0, 0 to B0
+        0.25 * 1.0 + 0.75 * 0.0,  # (-1,0) in A1: 1 to A1=(-1,0), 0 to B1=(0,-1)
+        0.25 * 1.0 + 0.75 * R2,   # (1,0) in B0: 1 to B0, R2 to A0
+        0.25 * 1.0 + 0.75 * 0.0,  # (0,-1) in B1: 1 to B1, 0 to A1
+    ]
+    np.testing.assert_allclose(typicality(H2, Y2, D2, alpha=0.25), expected, atol=1e-12)
+    protos = class_prototypes(H2, Y2, D2)
+    np.testing.assert_allclose(protos[("A", 0)], [0.5, 0.5])
+    assert set(protos) == {("A", 0), ("A", 1), ("B", 0), ("B", 1)}
+
+
+def test_typicality_three_domains_averages_the_others():
+    H = np.array([[1, 0], [0, 1], [1, 1]], dtype=float)
+    # alpha = 0.5, K = 3: own cosine 1, the others averaged with weight 0.5 / 2
+    expected = [0.5 + 0.25 * (0 + R2), 0.5 + 0.25 * (0 + R2), 0.5 + 0.25 * (R2 + R2)]
+    np.testing.assert_allclose(typicality(H, [1, 1, 1], ["a", "b", "c"]), expected, atol=1e-12)
+
+
+def test_alpha_one_is_own_prototype_cosine():
+    rng = np.random.default_rng(0)
+    H = rng.normal(size=(30, 5))
+    y = rng.integers(0, 2, size=30)
+    d = np.repeat(["x", "y", "z"], 10)
+    y[:2], y[10:12], y[20:22] = [0, 1], [0, 1], [0, 1]
+    protos = class_prototypes(H, y, d)
+    own = np.array([H[i] @ protos[(d[i], y[i])] / np.linalg.norm(H[i]) / np.linalg.norm(protos[(d[i], y[i])])
+                    for i in range(30)])
+    np.testing.assert_allclose(typicality(H, y, d, alpha=1.0), own, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"d": ["A"] * 5}, "at least 2 domains"),
+    ({"alpha": 1.5}, r"alpha=1.5 must lie in \[0, 1\]"),
+    ({"alpha": -0.1}, r"must lie in \[0, 1\]"),
+    ({"y": [0, 0, 1, 0, 0]}, r"empty \(domain, class\) group.*domain 'B', class 1"),
+    ({"H": H2[:4]}, "same length"),
+])
+def test_typicality_errors(kwargs, match):
+    args = {"H": H2, "y": Y2, "d": D2, "alpha": 0.5} | kwargs
+    for fn in (typicality, typicality_multi):
+        with pytest.raises(ConfigError, match=match) as err:
+            fn(args["H"], args["y"], args["d"], alpha=args["alpha"])
+        assert "\n" not in str(err.value)
+
+
+def test_multi_prototype_with_one_prototype_equals_single():
+    rng = np.random.default_rng(1)
+    H = rng.normal(size=(40, 6))
+    y = np.tile([0, 1], 20)
+    d = np.repeat(["a", "b"], 20)
+    np.testing.assert_allclose(typicality_multi(H, y, d, alpha=0.3, n_prototypes=1),
+                               typicality(H, y, d, alpha=0.3), atol=1e-12)
+    t2 = typicality_multi(H, y, d, alpha=0.3, n_prototypes=3, random_state=0)
+    assert t2.shape == (40,) and np.all(np.abs(t2) <= 1 + 1e-9)
+    np.testing.assert_array_equal(t2, typicality_multi(H, y, d, alpha=0.3, n_prototypes=3, random_state=0))
+    assert not np.allclose(t2, typicality(H, y, d, alpha=0.3))
+
+
+def test_typicality_cases_lowest_and_highest_per_domain():
+    texts = [f"t{i}" for i in range(8)]
+    scores = [0.1, 0.9, 0.5, 0.2, 0.8, 0.3, 0.7, 0.4]
+    d = ["A"] * 4 + ["B"] * 4
+    cases = typicality_cases(texts, scores, d, n=1, labels=[0, 1] * 4)
+    assert list(cases.columns) == ["typicality", "domain", "label", "score", "text"]
+    assert cases["text"].tolist() == ["t0", "t1", "t5", "t4"]
+    assert cases["typicality"].tolist() == ["low", "high", "low", "high"]
+    assert len(typicality_cases(texts, scores, d, n=3)) == 8  # small domains: no row twice
+
+
+# ----------------------------------------------------------------------------- corruption and losses
+def test_corrupt_domains_shuffles_and_keeps_the_multiset():
+    import torch
+
+    d = torch.tensor([0] * 8 + [1] * 8 + [2] * 4)
+    z = corrupt_domains(d, torch.Generator().manual_seed(0))
+    assert sorted(z.tolist()) == sorted(d.tolist())
+    assert (z != d).any()
+    assert torch.equal(z, corrupt_domains(d, torch.Generator().manual_seed(0)))
+
+
+def test_tlc_loss_weights():
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    logits = torch.randn(4, 3, requires_grad=True)
+    y = torch.tensor([0, 2, 1, 1])
+    assert torch.allclose(tlc_loss(logits, y, torch.ones(4)), F.cross_entropy(logits, y))
+    assert torch.allclose(tlc_loss(logits, y), F.cross_entropy(logits, y))
+    t = torch.tensor([1.0, 1.0, 0.0, 1.0])
+    loss = tlc_loss(logits, y, t)
+    ce = F.cross_entropy(logits, y, reduction="none")
+    assert torch.allclose(loss, (ce[0] + ce[1] + ce[3]) / 4)  # mean over the batch of t_i * CE_i
+    loss.backward()
+    assert torch.all(logits.grad[2] == 0)  # the t = 0 row is ignored
+
+
+def test_sdc_loss_is_layer_average_and_decreases(tiny_bert):
+    import torch
+    import torch.nn.functional as F
+
+    from tsns.extract import _pad_batch, load_model, tokenize
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 3)
+    z = torch.tensor([0, 1, 2, 1, 0])
+    expected = (F.cross_entropy(logits[0], z) + F.cross_entropy(logits[1], z)) / 2
+    assert torch.allclose(sdc_loss(logits, z), expected)
+    assert torch.allclose(sdc_loss(list(logits), z, torch.ones(5)), expected)
+
+    tok, enc, _ = load_model(tiny_bert)
+    learner = MetaLearner(enc, n_labels=2, n_domains=2, layers=[1, 2], hidden=32)
+    df = _texts(8)
+    ids, types, mask = _pad_batch(tokenize(tok, df["text_a"].tolist(), None, 32), tok.pad_token_id, "cpu")
+    d = torch.tensor([0, 1] * 4)
+    zc = corrupt_domains(d, torch.Generator().manual_seed(3))
+    enc.requires_grad_(False)  # train only the domain classifiers (heads + domain embedding)
+    opt = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=1e-2)
+    learner.eval()  # no dropout noise: a deterministic objective
+    losses = []
+    for _ in range(20):
+        _, dom = learner(ids, mask, types, d)
+        assert dom.shape == (2, 8, 2)
+        loss = sdc_loss(dom, zc)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.1, losses
+    with pytest.raises(ConfigError, match="layers"):
+        MetaLearner(enc, 2, 2, [3], 32)
+
+
+# ----------------------------------------------------------------------------- training
+def test_meta_fine_tune_checkpoint_and_resume(tiny_bert, tmp_path, caplog):
+    from transformers import AutoModel
+
+    df = _texts(16)
+    kw = {"model": tiny_bert, "layers": [1, 2], "lam": 0.1, "alpha": 0.5, "lr": 1e-4, "batch_size": 8,
+          "max_length": 24, "seed": 0, "device": "cpu", "precision": "fp32", "checkpoint_dir": tmp_path / "ck",
+          "show_progress": False}
+    caplog.set_level(logging.INFO, logger="tsns.mft")
+    out = meta_fine_tune(df, epochs=1, **kw)
+    meta = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())
+    assert meta["epoch"] == 1 and len(meta["history"]) == 1 and np.isfinite(meta["history"][0]["loss"])
+    assert meta["history"][0]["l_sdc"] > 0
+    AutoModel.from_pretrained(out)  # a loadable encoder
+    with np.load(tmp_path / "ck" / "typicality.npz") as z:
+        assert z["typicality"].shape == (16,)
+    mtime = (tmp_path / "ck" / "checkpoint.pt").stat().st_mtime_ns
+
+    caplog.clear()
+    assert meta_fine_tune(df, epochs=1, **kw) == out
+    assert "already holds 1 complete epoch" in caplog.text
+    assert (tmp_path / "ck" / "checkpoint.pt").stat().st_mtime_ns == mtime  # not retrained
+
+    caplog.clear()
+    meta_fine_tune(df, epochs=2, **kw)
+    assert "resuming MFT" in caplog.text and "after epoch 1 of 2" in caplog.text
+    assert "MFT epoch 1/2" not in caplog.text and "MFT epoch 2/2" in caplog.text
+    meta = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())
+    assert meta["epoch"] == 2 and [h["epoch"] for h in meta["history"]] == [1, 2]
+
+    with pytest.raises(ConfigError, match="other settings.*lam"):
+        meta_fine_tune(df, epochs=2, **(kw | {"lam": 0.3}))
+
+
+def test_mft_variants(tiny_bert, tmp_path):
+    df = _texts(16)
+    kw = {"model": tiny_bert, "layers": [2], "epochs": 1, "lr": 1e-4, "batch_size": 8, "max_length": 24,
+          "device": "cpu", "precision": "fp32", "show_progress": False}
+    meta_fine_tune(df, variant="mft_tw", n_prototypes=2, checkpoint_dir=tmp_path / "tw", **kw)  # equation (3)
+    assert json.loads((tmp_path / "tw" / "checkpoint.json").read_text())["history"][0]["l_sdc"] == 0
+    meta_fine_tune(df, variant="mft_dc", checkpoint_dir=tmp_path / "dc", **kw)
+    assert not (tmp_path / "dc" / "typicality.npz").exists()
+    with pytest.raises(ConfigError, match="variant"):
+        meta_fine_tune(df, variant="adv", checkpoint_dir=tmp_path / "x", **kw)
+    with pytest.raises(ConfigError, match="split == 'train'"):
+        meta_fine_tune(df.assign(split="test"), checkpoint_dir=tmp_path / "x", **kw)
+
+
+def test_fine_tune_keeps_best_dev_epoch_and_evaluates(tiny_bert):
+    books = _texts(16).query("domain == 'books'")
+    clf = fine_tune(books, books, model_or_path=tiny_bert, epochs=2, lr=1e-4, batch_size=4, max_length=24,
+                    device="cpu", precision="fp32", show_progress=False)
+    acc = evaluate(clf, books)
+    assert 0.0 <= acc <= 1.0 and len(clf.history) == 2 and "dev_accuracy" in clf.history[0]
+    assert acc == max(h["dev_accuracy"] for h in clf.history)  # best dev epoch kept
+    with pytest.raises(ConfigError, match="label"):
+        evaluate(clf, books.assign(label=7))
+
+
+# ----------------------------------------------------------------------------- split
+def test_split_domain_proportions_and_determinism():
+    df = pd.DataFrame({"id": [f"i{i}" for i in range(2400)], "text_a": "x", "text_b": None,
+                       "label": np.arange(2400) % 2, "split": "train",
+                       "domain": ["books"] * 2000 + ["dvd"] * 400})
+    tr, dev, te = split_domain(df, seed=1)
+    assert AMAZON_SPLIT == (0.875, 0.0625, 0.0625)
+    books = [len(p[p["domain"] == "books"]) for p in (tr, dev, te)]
+    assert books == [1750, 125, 125]  # Table 1: ~1,750 train, 250 held out, halved
+    assert [len(p[p["domain"] == "dvd"]) for p in (tr, dev, te)] == [350, 25, 25]
+    assert set(tr["split"]) == {"train"} and set(dev["split"]) == {"dev"} and set(te["split"]) == {"test"}
+    ids = pd.concat([tr, dev, te])["id"]
+    assert ids.is_unique and len(ids) == 2400
+    again = split_domain(df, seed=1)
+    assert all(a["id"].tolist() == b["id"].tolist() for a, b in zip((tr, dev, te), again))
+    assert split_domain(df, seed=2)[1]["id"].tolist() != dev["id"].tolist()
+    tr8, dev8, te8 = split_domain(df, seed=0, fractions=(0.8, 0.1, 0.1))
+    assert (len(tr8), len(dev8), len(te8)) == (1920, 240, 240)
+    with pytest.raises(ConfigError, match="fractions"):
+        split_domain(df, fractions=(0.5, 0.2, 0.2))
