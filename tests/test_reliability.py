@@ -90,7 +90,9 @@ def _temps(folder: Path, name: str) -> list[str]:
 PIPELINE_OUTPUTS = ["reports/metrics.json", "reports/tables/table2_long.csv", "reports/tables/table2.csv",
                     "reports/tables/table3.md", "reports/tables/table5.md", "data/meta_nli/SNLI.npz",
                     "reports/tables/fingerprints.csv", "reports/metrics_multi.json", "reports/tables/table4_long.csv",
-                    "data/meta/BD-K.npz",
+                    "data/meta/BD-K.npz", "reports/tables/transferability_pairs.csv",
+                    "reports/tables/transferability_correlations.csv", "reports/tables/transferability_ranking.csv",
+                    "reports/tables/representations.csv", "reports/metrics_baselines.json", "data/variants/dvd-mean.npy",
                     *[f"data/importance/{d}.npz" for d in DOMAINS],
                     *[f"data/activations/{d}.npy" for d in DOMAINS],
                     *[f"data/processed/{d}.parquet" for d in DOMAINS]]
@@ -105,6 +107,9 @@ def _shrink(params: dict) -> None:
     params["meta"].update(scenarios={"BD-K": {"sources": ["books", "dvd"], "target": "kitchen"}}, K=[5, 50],
                           tune_K=20, J=2, gamma=0.5, alpha_grid=[0.0, 1.0])
     params["nli"].update(scenarios={"SNLI": ["snli"]}, K=[5])  # no NLI data in this slice: "data not available"
+    params["transferability"].update(K=5, fingerprint_K=20, jaccard_K=[5, 20], n_estimators=8, bootstrap=100)
+    params["baselines"].update(domains=["books", "dvd"], K=5, variants={  # no IMDB: truncation "data not available"
+        f"{d}-mean": {"dataset": d, "pooling": "mean", "truncation": "head"} for d in ("books", "dvd")})
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +128,7 @@ def test_repro_force_reproduces_every_result_byte_for_byte(slice_repo):
     stages = {line.split("'")[1] for line in first.stdout.splitlines() if line.startswith("Running stage")}
     assert stages == {f"{s}@{d}" for s in ("download", "extract", "importance") for d in DOMAINS} | {
         "transfer", "fingerprint", "meta_aggregate@BD-K", "transfer_multi", "transfer_nli", "meta_nli@SNLI",
-        "transfer_nli_multi"}
+        "transfer_nli_multi", "extract_variant@books-mean", "extract_variant@dvd-mean", "baselines", "transferability"}
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert metrics["table2_average"]  # a real result, not an empty file
     again = run([sys.executable, "-m", "dvc", "repro", "--force"], root, env)
