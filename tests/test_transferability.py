@@ -69,7 +69,8 @@ def _pairs(n_targets=4, n_sources=5, seed=0, noise=0.0):
 
 def test_correlations_find_a_planted_relation_and_not_noise():
     corr = TR.correlations(_pairs(), n_resamples=200).set_index("feature")
-    assert corr.loc["fp_cosine", "rho_gain"] == pytest.approx(1.0) and corr.loc["fp_cosine", "agrees"]
+    assert corr.loc["fp_cosine", "rho_gain"] == pytest.approx(1.0) and corr.loc["fp_cosine", "agrees_gain"]
+    assert corr.loc["fp_cosine", "rho_accuracy"] == pytest.approx(1.0) and corr.loc["fp_cosine", "agrees"]
     assert corr.loc["fp_wasserstein", "rho_gain"] == pytest.approx(-1.0) and corr.loc["fp_wasserstein", "agrees"]
     assert corr.loc["domain_acc", "agrees"]  # expected sign is negative
     assert corr.loc["fp_cosine", "within_target_rho"] == pytest.approx(1.0) and corr.loc["fp_cosine", "n_targets"] == 4
@@ -78,16 +79,18 @@ def test_correlations_find_a_planted_relation_and_not_noise():
     assert set(corr["kind"]) == {"labelled", "label-free"}
 
 
+@pytest.mark.parametrize("predict", TR.RANKER_TARGETS)
 @pytest.mark.parametrize("kind", TR.RANKERS)
-def test_ranker_never_sees_the_held_out_targets_outcomes(kind):
-    """Changing a target's measured gains must not change the scores its own ranker gives it."""
+def test_ranker_never_sees_the_held_out_targets_outcomes(kind, predict):
+    """Changing a target's measured accuracies and gains must not change the scores its own ranker gives it."""
     pairs = _pairs(noise=0.02)
     _, free = TR.feature_names(pairs)
-    before = TR.rank_leave_one_target_out(pairs, free, kind)
+    before = TR.rank_leave_one_target_out(pairs, free, kind, predict=predict)
     poisoned = pairs.copy()
     held = poisoned.target == "t2"
     poisoned.loc[held, "gain"] = -poisoned.loc[held, "gain"] * 100
-    after = TR.rank_leave_one_target_out(poisoned, free, kind)
+    poisoned.loc[held, "accuracy"] = 1 - poisoned.loc[held, "accuracy"] ** 3
+    after = TR.rank_leave_one_target_out(poisoned, free, kind, predict=predict)
     np.testing.assert_array_equal(before[held], after[held])
     assert not np.allclose(before[~held], after[~held])  # the others do learn from t2
 
@@ -98,6 +101,17 @@ def test_ranker_needs_two_targets_and_a_known_kind():
         TR.rank_leave_one_target_out(pairs, ["fp_cosine"], "linear")
     with pytest.raises(ConfigError, match="unknown ranker"):
         TR.rank_leave_one_target_out(_pairs(), ["fp_cosine"], "svm")
+    with pytest.raises(ConfigError, match="unknown ranker target"):
+        TR.rank_leave_one_target_out(_pairs(), ["fp_cosine"], "linear", predict="f1")
+
+
+def test_relative_accuracy_ranker_recovers_a_planted_within_target_order():
+    """Targets differ in difficulty; the ranker must still order each target's sources by the planted feature."""
+    pairs = _pairs(n_targets=5, noise=0.0)
+    pairs["accuracy"] += pairs.target.str[1:].astype(int) * 0.05  # target offsets unrelated to the features
+    score = TR.rank_leave_one_target_out(pairs, ["fp_cosine"], "linear")
+    for _, g in pairs.groupby("target"):
+        assert list(np.argsort(-score[g.index].to_numpy())) == list(np.argsort(-g["accuracy"].to_numpy()))
 
 
 def test_budget_curve_oracle_random_and_perfect_ranker():

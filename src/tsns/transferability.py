@@ -292,8 +292,9 @@ def correlations(pairs: pd.DataFrame, *, n_resamples: int = 2000, confidence: fl
 
     The bootstrap resamples pairs (percentile interval). ``within_target_rho`` averages the Spearman rho computed
     over the sources of each target with three or more sources (targets differ in difficulty, and the paper's claim
-    is about choosing a source for a given target). ``agrees`` says whether the pooled rho with the gain has the
-    sign "more similar transfers better" predicts and its interval excludes 0.
+    is about choosing a source for a given target). ``agrees`` says whether the pooled rho with the *accuracy* has
+    the sign "more similar transfers better" predicts and its interval excludes 0 (the paper's observation is about
+    transfer accuracy); ``agrees_gain`` says the same of the rho with the gain over the last layer.
     """
     from scipy.stats import bootstrap, spearmanr
 
@@ -318,8 +319,9 @@ def correlations(pairs: pd.DataFrame, *, n_resamples: int = 2000, confidence: fl
         row["within_target_rho"] = float(np.mean(within)) if within else np.nan
         row["n_targets"] = len(within)
         s = row["expected_sign"]
-        lo, hi = row["rho_gain_low"], row["rho_gain_high"]
-        row["agrees"] = bool(not np.isnan(lo) and (lo > 0 if s > 0 else hi < 0))
+        for col, y in (("agrees", "accuracy"), ("agrees_gain", "gain")):
+            lo, hi = row[f"rho_{y}_low"], row[f"rho_{y}_high"]
+            row[col] = bool(not np.isnan(lo) and (lo > 0 if s > 0 else hi < 0))
         out.append(row)
     return pd.DataFrame(out)
 
@@ -339,15 +341,21 @@ def _model(kind: str, random_state: int):
     raise ConfigError(f"transferability.rankers: unknown ranker {kind!r}: use {', '.join(RANKERS)}")
 
 
+RANKER_TARGETS = ("relative_accuracy", "gain")
+
+
 def rank_leave_one_target_out(pairs: pd.DataFrame, features: Sequence[str], kind: str, *,
-                              random_state: int = 0) -> pd.Series:
-    """Predicted gain of every pair from a ranker fitted on the *other* targets' pairs.
+                              predict: str = "relative_accuracy", random_state: int = 0) -> pd.Series:
+    """Predicted outcome of every pair from a ranker fitted on the *other* targets' pairs.
 
     Parameters
     ----------
-    pairs : DataFrame, one row per (source, target), with ``features`` and ``gain`` columns
+    pairs : DataFrame, one row per (source, target), with ``features``, ``accuracy`` and ``gain`` columns
     features : column names
     kind : {"linear", "gbt"}
+    predict : {"relative_accuracy", "gain"}
+        What the ranker learns: the transfer accuracy minus the mean accuracy of the target's candidate sources
+        (what ranking a target's sources needs; targets differ in difficulty), or the gain over the last layer.
 
     Returns
     -------
@@ -357,7 +365,12 @@ def rank_leave_one_target_out(pairs: pd.DataFrame, features: Sequence[str], kind
     with np.errstate(all="ignore"):
         fill = np.nan_to_num(np.nanmean(X, axis=0)) if len(X) else np.zeros(X.shape[1])
     X = np.where(np.isnan(X), fill, X)  # a feature missing for a pair: the column mean (0 if all are missing)
-    y = pairs["gain"].to_numpy(float)
+    if predict == "relative_accuracy":  # centred within each target: uses no other target's outcomes
+        y = (pairs["accuracy"] - pairs.groupby("target")["accuracy"].transform("mean")).to_numpy(float)
+    elif predict == "gain":
+        y = pairs["gain"].to_numpy(float)
+    else:
+        raise ConfigError(f"unknown ranker target {predict!r}: use {', '.join(RANKER_TARGETS)}")
     score = pd.Series(np.nan, index=pairs.index)
     for t in pairs.target.unique():
         held = (pairs.target == t).to_numpy()
@@ -449,6 +462,9 @@ def run(groups: Mapping[str, Sequence[str]], extra: Sequence[Sequence[str]], *, 
     for r in rankers:
         scores[f"ranker {r} (all features)"] = rank_leave_one_target_out(pairs, lab + free, r,
                                                                          random_state=int(seeds[0]))
+    for r in rankers[:1]:  # the same ranker trained to predict the gain over the last layer instead
+        scores[f"ranker {r} (label-free, predicts gain)"] = rank_leave_one_target_out(
+            pairs, free, r, predict="gain", random_state=int(seeds[0]))
     for f in ("fp_cosine", "pseudo_fp_cosine", "domain_acc"):
         if f in pairs:
             scores[f"{f} alone"] = EXPECTED_SIGN[f] * pairs[f].fillna(pairs[f].mean())
@@ -467,6 +483,10 @@ def run(groups: Mapping[str, Sequence[str]], extra: Sequence[Sequence[str]], *, 
                              splits=splits, layer_shape=tuple(meta["layer_shape"])))
     metrics = {"transferability": {
         "n_pairs": len(pairs), "n_targets": int(pairs.target.nunique()),
+        "rho_accuracy": {r.feature: None if np.isnan(r.rho_accuracy) else round(float(r.rho_accuracy), 4)
+                         for r in corr.itertuples()},
+        "within_target_rho": {r.feature: None if np.isnan(r.within_target_rho) else round(float(r.within_target_rho), 4)
+                              for r in corr.itertuples()},
         "rho_gain": {r.feature: None if np.isnan(r.rho_gain) else round(float(r.rho_gain), 4) for r in corr.itertuples()},
         "ranking_at_0.4": {k: round(float(v) / 100, 4) for k, v in curve[curve.fraction == 0.4].iloc[0].items()
                            if k not in ("fraction", "pairs_run", "pairs_total")},
@@ -482,15 +502,16 @@ def _f(v, digits=2) -> str:
 def render(pairs: pd.DataFrame, corr: pd.DataFrame, curve: pd.DataFrame, names: Sequence[str],
            missing: Sequence[tuple[str, str]], *, K: int, seeds, fingerprint_K: int, splits: Mapping[str, str],
            layer_shape: tuple[int, int]) -> str:
-    head = ["feature", "kind", "expected sign", "rho with accuracy [95% CI]", "rho with gain [95% CI]",
-            "p (gain)", "mean within-target rho (targets)", "holds?"]
+    head = ["feature", "kind", "expected sign", "rho with accuracy [95% CI]", "p (accuracy)",
+            "mean within-target rho (targets)", "holds?", "rho with gain [95% CI]", "holds for the gain?"]
     rows = []
     for r in corr.itertuples():
         rows.append([f"`{r.feature}`", r.kind, "+" if r.expected_sign > 0 else "-",
                      f"{_f(r.rho_accuracy)} [{_f(r.rho_accuracy_low)}, {_f(r.rho_accuracy_high)}]",
+                     "-" if np.isnan(r.p_accuracy) else f"{r.p_accuracy:.3f}",
+                     f"{_f(r.within_target_rho)} ({r.n_targets})", "yes" if r.agrees else "no",
                      f"{_f(r.rho_gain)} [{_f(r.rho_gain_low)}, {_f(r.rho_gain_high)}]",
-                     "-" if np.isnan(r.p_gain) else f"{r.p_gain:.3f}",
-                     f"{_f(r.within_target_rho)} ({r.n_targets})", "yes" if r.agrees else "no"])
+                     "yes" if r.agrees_gain else "no"])
     corr_md = markdown_table(head, rows)
     head2 = ["fraction of sources run", "pairs run"] + list(names) + ["random order", "run all (best)"]
     rows2 = [[f"{r.fraction:.1f}", f"{int(r.pairs_run)}/{int(r.pairs_total)}"]
@@ -514,8 +535,9 @@ def render(pairs: pd.DataFrame, corr: pd.DataFrame, curve: pd.DataFrame, names: 
         f"last-layer [CLS] accuracy ({layer_shape[1]} neurons). Pairs not computed: {miss}.\n\n"
         "## Rank correlation of each feature with transfer\n\n" + corr_md + "\n\n"
         "Spearman rho over all pairs with a 95 % percentile bootstrap interval (pairs resampled); 'within-target' "
-        "averages rho over the candidate sources of each target with three or more of them. 'holds?': the rho with the "
-        "gain has the sign 'more similar transfers better' predicts and its interval excludes 0. **Labelled** features "
+        "averages rho (with the accuracy) over the candidate sources of each target with three or more of them. 'holds?': "
+        "the rho with the accuracy has the sign 'more similar transfers better' predicts and its interval excludes 0; "
+        "'holds for the gain?': the same for the gain over the last layer. **Labelled** features "
         f"use the target's own importance (fingerprints at K={fingerprint_K}), which needs the target's labels: they "
         "answer the paper's observation but cannot be used on an unlabelled target. **Label-free** features use the "
         "source's labels and the target's unlabelled activations only: `domain_acc` (a classifier telling source rows "
@@ -525,8 +547,10 @@ def render(pairs: pd.DataFrame, corr: pd.DataFrame, curve: pd.DataFrame, names: 
         "## Choosing sources before running them (leave-one-target-out)\n\n" + rank_md + "\n\n"
         "Best transfer accuracy (%) reached, averaged over targets, when only the top-ranked fraction of each target's "
         "candidate sources is actually run. Each ranker (ridge regression, 'linear', or gradient-boosted trees, "
-        "'gbt', predicting the gain) is fitted on the pairs of the other targets only, so no accuracy of the held-out "
-        "target reaches it; 'label-free' rankers are usable on an unlabelled target. 'random order' is the exact "
+        "'gbt') predicts a pair's accuracy relative to the mean of its target's candidates (or, where said, the gain "
+        "over the last layer) and is fitted on the pairs of the other targets only, so no accuracy of the held-out "
+        "target reaches it; 'label-free' rankers are usable on an unlabelled target; 'alone' ranks by one feature "
+        "with its expected sign, nothing fitted. 'random order' is the exact "
         "expectation over random orders; 'run all' is the best source of each target. Figure: "
         "`reports/figures/transferability_ranking.png`.\n\n"
         "## Every pair\n\n" + pairs_md + "\n\nAll features: `reports/tables/transferability_pairs.csv`.\n")
