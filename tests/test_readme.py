@@ -138,3 +138,29 @@ def test_benchmark_tables_match_committed_results():
     for cells, r in zip(rows.values(), imp["rows"]):
         assert cells == [f"{r['seconds']:.1f}", f"{r['speedup_vs_default']:.2f}", f"{r['jaccard_vs_paper_rf']:.3f}",
                          f"{100 * r['transfer_acc']:.1f}"], r["config"]
+
+
+def test_transferability_and_baselines_match_committed_metrics():
+    """Issue 6's README tables are the numbers of reports/metrics_transferability.json and metrics_baselines.json."""
+    tm = json.loads((REPO / "reports/metrics_transferability.json").read_text())["transferability"]
+    rows = _table(README, "| feature | needs target labels? | rho with accuracy [95% CI] | mean within-target rho |")
+    assert {k.strip("`") for k in rows} == set(tm["rho_accuracy"])
+    for name, cells in rows.items():
+        f = name.strip("`")
+        assert cells[1].startswith(f"{tm['rho_accuracy'][f]:+.2f} [") and cells[2] == f"{tm['within_target_rho'][f]:+.2f}"
+    r = tm["ranking_at_0.4"]
+    assert (f"is {100 * r['ranker linear (label-free)']:.1f} for a ridge ranker" in README
+            and f"{100 * r['random']:.1f} in a random order" in README and f"{100 * r['oracle']:.1f} when every" in README)
+    mb = json.loads((REPO / "reports/metrics_baselines.json").read_text())
+    rep = mb["representations"]["average_over_pairs"]
+    rows = _table(README, "| representation | [CLS] | mean pooling |")
+    for key, (name, cells) in zip(("last_layer", "last4_concat", "last4_max", "all_layers"), rows.items()):
+        assert cells == [f"{100 * rep['cls:' + key]:.1f}", f"{100 * rep['mean:' + key]:.1f}"], name
+    rows = _table(README, "| truncation | in-domain: last layer | in-domain: SingleTSNS K=300 |")
+    assert list(rows) == ["head", "tail", "head+tail"]
+    for t, cells in rows.items():
+        m = mb["truncation"][t]
+        assert cells == [f"{100 * m[k]:.1f}" for k in ("in_domain_last_layer", "in_domain_singletsns",
+                                                       "transfer_last_layer", "transfer_singletsns")], t
+    warm = json.loads((REPO / "benchmarks/results/repro.json").read_text())["warm"]
+    assert warm["up_to_date"] and f"does nothing: {warm['dvc_repro_noop_s']:.1f} s" in README
