@@ -632,6 +632,20 @@ def _save_encoder(encoder, tokenizer, dest: Path) -> Path:
 
 
 # =========================================================================== meta fine-tuning
+
+def _step(loss, module, optimizer, scaler, scheduler) -> None:
+    """One optimiser step: scaled backward, gradient clipping at 1 (as in BERT), AdamW step, schedule step."""
+    import torch
+
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+
+
 def meta_fine_tune(df_train: pd.DataFrame, *, model: str, layers: Sequence[int], checkpoint_dir,
                    domains: Sequence[str] | None = None, lam: float = 0.1, alpha: float = 0.5, epochs: int = 1,
                    lr: float = 2e-5, batch_size: int = 32, max_length: int = 128, seed: int = 0,
@@ -810,13 +824,7 @@ def meta_fine_tune(df_train: pd.DataFrame, *, model: str, layers: Sequence[int],
             with _autocast(device, precision)[0]:
                 label_logits, dom_logits = learner(ids, mask, types, db if use_sdc else None)
             total, l_tlc, l_sdc = mft_loss(label_logits, yb, dom_logits, zb, tb, lam=lam)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(total).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(learner.parameters(), 1.0)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            _step(total, learner, optimizer, scaler, scheduler)
             sums += len(idx) * np.array([t_.item() for t_ in (total.detach(), l_tlc.detach(), l_sdc.detach())])
             n_seen += len(idx)
         seconds = time.perf_counter() - t0
@@ -958,13 +966,7 @@ def fine_tune(df_train: pd.DataFrame, df_dev: pd.DataFrame | None = None, *, mod
             with _autocast(device, precision)[0]:
                 logits = model(ids, mask, types)
             loss = tlc_loss(logits, y[idx].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            _step(loss, model, optimizer, scaler, scheduler)
             total += loss.item() * len(idx)
         rec = {"epoch": epoch + 1, "loss": total / len(items), "seconds": round(time.perf_counter() - t0, 3)}
         if df_dev is not None:
