@@ -47,6 +47,7 @@ import pandas as pd
 from . import transfer as T
 from .errors import ConfigError, TargetLeakError
 from .fingerprint import fingerprint
+from .importance import jaccard
 from .io import atomic_path, atomic_write_json, atomic_write_text
 from .layout import FIGURES, TABLES, load_importance
 from .report import cell, markdown_table
@@ -100,12 +101,6 @@ def build_pairs(groups: Mapping[str, Sequence[str]], extra: Sequence[Sequence[st
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     return float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
-
-
-def jaccard(a: Sequence[int], b: Sequence[int]) -> float:
-    """|a & b| / |a | b| of two neuron sets."""
-    a, b = set(map(int, a)), set(map(int, b))
-    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def layer_distance(fp_a: np.ndarray, fp_b: np.ndarray) -> float:
