@@ -266,3 +266,89 @@ def test_split_domain_proportions_and_determinism():
     assert (len(tr8), len(dev8), len(te8)) == (1920, 240, 240)
     with pytest.raises(ConfigError, match="fractions"):
         split_domain(df, fractions=(0.5, 0.2, 0.2))
+
+
+# ----------------------------------------------------------------------------- stage `mft`
+def _fake_root(root, n=24):
+    """Processed tables of two Amazon domains (n short reviews each) written with tsns.data.save_table."""
+    from tsns import data as D
+
+    df = _texts(2 * n, seed=3)
+    for dom in ("books", "kitchen"):
+        part = df[df.domain == dom].assign(id=lambda x: dom + ":" + x["id"])
+        D.save_table(part, root / "data/processed" / f"{dom}.parquet", {"source": "synthetic"})
+    return root
+
+
+def test_run_stage_writes_tables_and_resumes_without_training(tiny_bert, tmp_path, monkeypatch, caplog):
+    import tsns.mft as M
+    from tsns import paper
+
+    root = _fake_root(tmp_path / "root")
+    kw = {"seeds": [0], "variants": list(M.METHODS), "layers": [1, 2], "lam": 0.1, "alpha": 0.5, "n_prototypes": 1,
+          "epochs": 1, "finetune_epochs": 1, "lr": 1e-4, "batch_size": 16, "max_length": 16, "train_rows": 8,
+          "model": tiny_bert, "device": "cpu", "precision": "fp32", "root": root, "out": tmp_path / "out",
+          "show_progress": False}
+    res = M.run(["books", "kitchen"], **kw)
+    assert res["n_fits"] == 2 + 1 + 3 * 3  # S: 2 domains; Mix: 1; each MFT variant: meta + 2 domains
+    long = res["long"]
+    assert len(long) == 5 * 2 and long["accuracy"].between(0, 1).all()
+    assert set(res["metrics"]) == set(M.METHODS)
+    for m in M.METHODS:
+        assert set(res["metrics"][m]) == {"books", "kitchen", "average"}
+        assert all(0 <= v <= 1 for v in res["metrics"][m].values())
+    tables = tmp_path / "out/reports/tables"
+    md = (tables / "mft.md").read_text()
+    for m in M.METHODS:
+        assert M.METHOD_LABEL[m] in md and f"{paper.MFT_TABLE3[m]['B']:.1f}" in md
+    assert (tables / "mft.csv").exists()
+    doc = json.loads((tmp_path / "out/reports/metrics_mft.json").read_text())
+    assert doc == res["metrics"]
+    typ = (tables / "mft_typicality.md").read_text()
+    assert "| low | Books |" in typ and "| high | Kitchen |" in typ
+    assert len(res["typicality"]) == 2 * 2 * M.N_CASES
+    ck = root / "data/mft"
+    assert (ck / "mft" / "seed0" / "meta" / "encoder").is_dir() and (ck / "bert_s" / "seed0" / "books.json").exists()
+    assert (ck / "bert_mix" / "seed0" / "mix.json").exists()
+    # train_rows: 8 of the 21 training rows per domain (stratified), as recorded by the fine-tunes
+    assert json.loads((ck / "bert_s" / "seed0" / "kitchen.json").read_text())["n_train"] == 8
+
+    # an interrupted run: one per-domain fine-tune is missing, the meta checkpoint is complete
+    (ck / "mft_tw" / "seed0" / "kitchen.json").unlink()
+    caplog.set_level(logging.INFO, logger="tsns.mft")
+    resumed = M.run(["books", "kitchen"], **kw)
+    assert resumed["n_fits"] == 2 and "already holds 1 complete epoch" in caplog.text
+    assert resumed["metrics"] == res["metrics"]  # seeded: the same accuracy again
+
+    def no_training(*a, **k):
+        raise AssertionError("a finished piece was trained again")
+
+    monkeypatch.setattr(M, "fine_tune", no_training)
+    monkeypatch.setattr(M, "meta_fine_tune", no_training)
+    monkeypatch.setattr(M, "_last_layer_mean", no_training)  # typicality is reused from the MFT checkpoint
+    again = M.run(["books", "kitchen"], **kw)
+    assert again["n_fits"] == 0 and again["metrics"] == res["metrics"]
+    assert (tables / "mft.md").read_text() == md  # the same table: timings are the recorded ones
+
+
+def test_run_folder_of_other_settings_is_emptied(tmp_path):
+    from tsns.mft import RUN_FILE, _run_folder
+
+    f = tmp_path / "mft" / "seed0"
+    _run_folder(f, {"lam": 0.1})
+    (f / "books.json").write_text("{}")
+    _run_folder(f, {"lam": 0.1})
+    assert (f / "books.json").exists()  # same settings: kept
+    _run_folder(f, {"lam": 0.3})
+    assert not (f / "books.json").exists()
+    assert json.loads((f / RUN_FILE).read_text())["identity"] == {"lam": 0.3}
+
+
+def test_run_stage_rejects_bad_settings(tmp_path):
+    from tsns.mft import run
+
+    kw = {"seeds": [0], "layers": [1], "root": tmp_path}
+    with pytest.raises(ConfigError, match="variants"):
+        run(["books", "kitchen"], variants=["bert_s", "adv"], **kw)
+    with pytest.raises(ConfigError, match="domains"):
+        run(["books"], **kw)

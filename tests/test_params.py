@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # keys passed to notebooks that do not change any result, so stages need not re-run on them
 NOT_RESULT_KEYS = {"data.mirror", "data.allow_download", "extract.batch_size", "extract.device", "importance.n_jobs",
-                   "importance.backend", "importance.scheduler"}
+                   "importance.backend", "importance.scheduler", "mft.device"}
 # extract keys that later stages receive only to check activations against their sidecar
 CHECK_ONLY_KEYS = {"extract.model", "extract.pooling", "extract.max_length", "extract.truncation"}
 

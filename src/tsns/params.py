@@ -165,6 +165,24 @@ SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
             and sp["pooling"] in ("cls", "mean") and sp["truncation"] in ("head", "tail", "head+tail")
             for k, sp in v.items()), "mapping name -> {dataset, pooling: cls|mean, truncation: head|tail|head+tail}"),
     },
+    "mft": {
+        "domains": _list(_str(), min_len=2),
+        "seeds": _list(_int(0)),
+        "variants": _list(_choice("bert_s", "bert_mix", "mft_dc", "mft_tw", "mft")),
+        "layers": _list(_int(1)),
+        "lam": ((lambda v: isinstance(v, Real) and not isinstance(v, bool) and v >= 0), "number >= 0"),
+        "alpha": _real(0, 1),
+        "n_prototypes": _int(1),
+        "epochs": _int(1),
+        "finetune_epochs": _int(1),
+        "lr": _pos(),
+        "batch_size": _int(1),
+        "max_length": _int(8),
+        "train_rows": _int(1, null=True),
+        "model": _str(),
+        "device": _choice("auto", "cpu", "cuda"),
+        "precision": _choice("auto", "fp32", "bf16", "fp16"),
+    },
 }
 
 
@@ -216,6 +234,12 @@ DEFAULTS: dict = {
                         for d in ("books", "dvd", "electronics", "kitchen")},
                      "imdb-tail": {"dataset": "imdb", "pooling": "cls", "truncation": "tail"},
                      "imdb-head+tail": {"dataset": "imdb", "pooling": "cls", "truncation": "head+tail"}},
+    },
+    "mft": {
+        "domains": ["books", "dvd", "electronics", "kitchen"], "seeds": [0],
+        "variants": ["bert_s", "bert_mix", "mft_dc", "mft_tw", "mft"], "layers": [2, 4, 6], "lam": 0.1, "alpha": 0.5,
+        "n_prototypes": 1, "epochs": 1, "finetune_epochs": 1, "lr": 5.0e-5, "batch_size": 16, "max_length": 64,
+        "train_rows": 320, "model": "embedded", "device": "auto", "precision": "auto",
     },
 }
 
@@ -288,6 +312,22 @@ HELP: dict[str, str] = {
     "baselines.variant_name": "name of the variant holding a truncation of the source",
     "baselines.K": "SingleTSNS neurons in the truncation table",
     "baselines.variants": "extra extractions (stage extract_variant): name -> {dataset, pooling, truncation}",
+    "mft.domains": "domains of the MFT table (Wang et al. 2020, Table 3): each is split 87.5/6.25/6.25 into train/dev/test",
+    "mft.seeds": "independent MFT runs (split, subsample, initialisation); separate from the global seeds",
+    "mft.variants": "methods: bert_s (per-domain fine-tuning), bert_mix (pooled), mft_dc, mft_tw, mft (full)",
+    "mft.layers": "L_s: transformer layers with a corrupted domain classifier (paper: 4, 8, 12 of BERT-base's 12)",
+    "mft.lam": "lambda, weight of the skip-layer domain corruption loss (paper: 0.1)",
+    "mft.alpha": "typicality weight of the own domain's prototype (paper: 0.5)",
+    "mft.n_prototypes": "prototypes per (domain, class): 1 = equation (2), more = equation (3)",
+    "mft.epochs": "meta fine-tuning epochs (paper: 1-2)",
+    "mft.finetune_epochs": "per-domain fine-tuning epochs of every method (paper: 2-4); > 1 picks the best dev epoch",
+    "mft.lr": "learning rate of meta fine-tuning and every fine-tune (paper: 2e-5)",
+    "mft.batch_size": "training batch size",
+    "mft.max_length": "tokens per review including special tokens",
+    "mft.train_rows": "training rows kept per domain (stratified), null = all (about 1,750)",
+    "mft.model": "'embedded' (all-MiniLM-L6-v2), a Hugging Face id or a local folder (paper: bert-base-uncased)",
+    "mft.device": "auto, cpu or cuda (does not change what is computed)",
+    "mft.precision": "auto (fp32 on CPU, bf16 autocast on CUDA), fp32, bf16 or fp16",
 }
 
 
