@@ -37,6 +37,10 @@ def _shrink(params: dict) -> None:
     # IMDB is not in the slice: the truncation table says "data not available"; two mean-pooled variants
     params["baselines"].update(domains=["books", "dvd"], K=5, variants={
         f"{d}-mean": {"dataset": d, "pooling": "mean", "truncation": "head"} for d in ("books", "dvd")})
+    # MFT on two domains: BERT (S) and MFT (Full) only, 16 tokens, the slice's few training rows
+    params["mft"].update(domains=["books", "dvd"], variants=["bert_s", "mft"], layers=[3, 6], max_length=16,
+                         batch_size=4, train_rows=None)
+    params["mft_transfer"].update(targets=["books", "dvd"], encoders=["pretrained", "mft"], K=[5], max_length=16)
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +169,23 @@ def test_failing_notebook_leaves_no_output(slice_repo):
     assert p.returncode == 1
     assert "unknown dataset 'no_such_dataset'" in p.stderr.strip().splitlines()[-1]
     assert not out.exists() and (root / "reports/notebooks/failed_run.failed.ipynb").exists()
+
+
+def test_mft_stages(slice_repo):
+    """Stage mft writes the MFT table beside the paper's and the typicality cases; stage mft_transfer's
+    encoders were trained without their target."""
+    root, _, first = slice_repo
+    for stage in ("mft", "mft_transfer"):
+        assert f"Running stage '{stage}'" in first.stdout
+    md = (root / "reports/tables/mft.md").read_text()
+    assert "| BERT (S) |" in md and "| MFT (Full) |" in md and "91.2" in md  # the paper's MFT (Full) on Books
+    m = json.loads((root / "reports/metrics_mft.json").read_text())
+    assert set(m) == {"bert_s", "mft"} and all(0 <= v <= 1 for r in m.values() for v in r.values())
+    typ = (root / "reports/tables/mft_typicality.md").read_text()
+    assert "| low | Books |" in typ and "| high | DVD |" in typ
+    mt = json.loads((root / "reports/metrics_mft_transfer.json").read_text())
+    assert {"pretrained/singletsns_K5", "mft/singletsns_K5", "mft/all_layers"} <= set(mt)
+    for target, source in (("books", "dvd"), ("dvd", "books")):
+        enc = json.loads((root / f"data/mft_transfer/seed0/{target}/mft/encoder.json").read_text())
+        sha = {d: json.loads((root / f"data/processed/{d}.json").read_text())["table_sha256"] for d in (target, source)}
+        assert enc["fit_on"] == [sha[source]] and enc["sources"] == [source]

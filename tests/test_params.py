@@ -61,11 +61,18 @@ def _stages():
         yield name, (st["do"] if "do" in st else st)
 
 
+def _var(spec: str) -> str:
+    """The notebook variable of a ``-P section.key[:name]`` option."""
+    key, _, name = spec.partition(":")
+    return name or key.split(".")[-1]
+
+
 @pytest.mark.parametrize("name,stage", list(_stages()))
 def test_dvc_stage_declares_every_param_it_passes(name, stage):
     """Every ``-P key`` of a stage command is a real key and (if it changes results) a declared param,
     and every declared param is passed; the notebook's parameters cell has every variable."""
-    passed = set(re.findall(r"-P (\S+)", stage["cmd"]))
+    specs = re.findall(r"-P (\S+)", stage["cmd"])
+    passed = {s.partition(":")[0] for s in specs}
     declared = set(stage.get("params", []))
     for key in passed | declared:
         P.get(P.load(REPO / "params.yaml"), key)
@@ -80,7 +87,7 @@ def test_dvc_stage_declares_every_param_it_passes(name, stage):
     nb = json.loads((REPO / nb_path).read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     src = "".join(cell["source"])
-    names = {k.split(".")[-1] for k in passed} | set(re.findall(r"-p (\S+) ", stage["cmd"]))
+    names = {_var(s) for s in specs} | set(re.findall(r"-p (\S+) ", stage["cmd"]))
     for var in names:
         assert re.search(rf"^{var} = ", src, re.M), f"{nb_path} parameters cell lacks {var}"
 
@@ -93,5 +100,18 @@ def test_notebook_defaults_match_params_yaml(params):
         cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
         ns: dict = {}
         exec("".join(cell["source"]), ns)
-        for key in re.findall(r"-P (\S+)", stage["cmd"]):
-            assert ns[key.split(".")[-1]] == P.get(params, key), f"{nb_path}: {key}"
+        for spec in re.findall(r"-P (\S+)", stage["cmd"]):
+            key = spec.partition(":")[0]
+            assert ns[_var(spec)] == P.get(params, key), f"{nb_path}: {key}"
+
+
+def test_notebook_variables_and_aliases(params):
+    """``-P section.key`` passes ``key``; two sections sharing a key need an alias, else one clear error."""
+    from tsns.errors import TSNSError
+    from tsns.notebook import values_of
+
+    v = values_of(params, ["importance.alpha", "mft.alpha:mft_alpha", "mft.max_length:train_max_length"])
+    assert v == {"alpha": params["importance"]["alpha"], "mft_alpha": params["mft"]["alpha"],
+                 "train_max_length": params["mft"]["max_length"]}
+    with pytest.raises(TSNSError, match="alias"):
+        values_of(params, ["importance.alpha", "mft.alpha"])

@@ -93,6 +93,8 @@ PIPELINE_OUTPUTS = ["reports/metrics.json", "reports/tables/table2_long.csv", "r
                     "data/meta/BD-K.npz", "reports/tables/transferability_pairs.csv",
                     "reports/tables/transferability_correlations.csv", "reports/tables/transferability_ranking.csv",
                     "reports/tables/representations.csv", "reports/metrics_baselines.json", "data/variants/dvd-mean.npy",
+                    "reports/tables/mft.csv", "reports/metrics_mft.json", "reports/tables/mft_typicality.md",
+                    "reports/tables/mft_transfer_long.csv", "reports/metrics_mft_transfer.json",
                     *[f"data/importance/{d}.npz" for d in DOMAINS],
                     *[f"data/activations/{d}.npy" for d in DOMAINS],
                     *[f"data/processed/{d}.parquet" for d in DOMAINS]]
@@ -110,6 +112,9 @@ def _shrink(params: dict) -> None:
     params["transferability"].update(K=5, fingerprint_K=20, jaccard_K=[5, 20], n_estimators=8, bootstrap=100)
     params["baselines"].update(domains=["books", "dvd"], K=5, variants={  # no IMDB: truncation "data not available"
         f"{d}-mean": {"dataset": d, "pooling": "mean", "truncation": "head"} for d in ("books", "dvd")})
+    params["mft"].update(domains=DOMAINS, variants=["bert_s", "bert_mix", "mft"], layers=[6], max_length=16,
+                         batch_size=4, train_rows=None)
+    params["mft_transfer"].update(targets=DOMAINS, encoders=["pretrained", "bert_mix"], K=[5], max_length=16)
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +133,12 @@ def test_repro_force_reproduces_every_result_byte_for_byte(slice_repo):
     stages = {line.split("'")[1] for line in first.stdout.splitlines() if line.startswith("Running stage")}
     assert stages == {f"{s}@{d}" for s in ("download", "extract", "importance") for d in DOMAINS} | {
         "transfer", "fingerprint", "meta_aggregate@BD-K", "transfer_multi", "transfer_nli", "meta_nli@SNLI",
-        "transfer_nli_multi", "extract_variant@books-mean", "extract_variant@dvd-mean", "baselines", "transferability"}
+        "transfer_nli_multi", "extract_variant@books-mean", "extract_variant@dvd-mean", "baselines", "transferability", "mft",
+        "mft_transfer"}
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert metrics["table2_average"]  # a real result, not an empty file
+    for kept in ("data/mft", "data/mft_transfer"):  # persistent outputs: train from scratch again
+        shutil.rmtree(root / kept)
     again = run([sys.executable, "-m", "dvc", "repro", "--force"], root, env)
     rerun = {line.split("'")[1] for line in again.stdout.splitlines() if line.startswith("Running stage")}
     assert rerun == stages  # every stage really ran again

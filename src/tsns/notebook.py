@@ -6,7 +6,8 @@ Used by every DVC stage::
         -p dataset books -P importance.J -P importance.beta -P seeds
 
 ``-P section.key`` passes the value of that key of ``params.yaml`` as the
-notebook variable ``key`` (the last part of the name); the same keys are listed
+notebook variable ``key`` (the last part of the name; ``-P section.key:name``
+names the variable ``name`` instead, for two sections sharing a key); the same keys are listed
 under the stage's ``params:`` in ``dvc.yaml`` so that ``dvc exp run -S`` and
 ``dvc params diff`` see them. ``-p name value`` passes a literal (e.g. the
 ``foreach`` item). The whole ``params.yaml`` is validated first, so a typo stops
@@ -54,24 +55,32 @@ def run(notebook: str | Path, output: str | Path, parameters: dict, *, cwd: str 
     return output
 
 
+def values_of(params: dict, specs) -> dict:
+    """Notebook variables from ``-P`` specs: ``section.key`` becomes ``key``, ``section.key:name`` becomes ``name``."""
+    values: dict = {}
+    for spec in specs:
+        key, _, name = spec.partition(":")
+        name = name or key.split(".")[-1]
+        if name in values:
+            raise TSNSError(f"two -P keys map to the notebook variable {name!r}: give one an alias "
+                            "(-P section.key:name)")
+        values[name] = P.get(params, key)
+    return values
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tsns.notebook", description=__doc__.split("\n\n")[0])
     ap.add_argument("notebook", help="input notebook (notebooks/NN_stage.ipynb)")
     ap.add_argument("output", help="executed notebook to write (reports/notebooks/...)")
-    ap.add_argument("-P", dest="keys", action="append", default=[], metavar="SECTION.KEY",
-                    help="pass params.yaml's SECTION.KEY as notebook variable KEY")
+    ap.add_argument("-P", dest="keys", action="append", default=[], metavar="SECTION.KEY[:NAME]",
+                    help="pass params.yaml's SECTION.KEY as notebook variable KEY (SECTION.KEY:NAME: as NAME)")
     ap.add_argument("-p", dest="literals", action="append", nargs=2, default=[], metavar=("NAME", "VALUE"),
                     help="pass a literal string parameter")
     ap.add_argument("--params-file", default="params.yaml", help="parameter file (default: params.yaml)")
     args = ap.parse_args(argv)
     try:
         params = P.load(args.params_file)
-        values: dict = {}
-        for key in args.keys:
-            name = key.split(".")[-1]
-            if name in values:
-                raise TSNSError(f"two -P keys map to the notebook variable {name!r}: rename one in the notebook")
-            values[name] = P.get(params, key)
+        values = values_of(params, args.keys)
         for name, value in args.literals:
             values[name] = value
         run(args.notebook, args.output, values)

@@ -183,6 +183,13 @@ SCHEMA: dict[str, dict[str, tuple[Check, str]] | tuple[Check, str]] = {
         "device": _choice("auto", "cpu", "cuda"),
         "precision": _choice("auto", "fp32", "bf16", "fp16"),
     },
+    "mft_transfer": {
+        "targets": _list(_str(), min_len=2),
+        "encoders": _list(_choice("pretrained", "bert_mix", "mft")),
+        "K": _list(_int(1)),
+        "seeds": _list(_int(0)),
+        "max_length": _int(8),
+    },
 }
 
 
@@ -238,9 +245,11 @@ DEFAULTS: dict = {
     "mft": {
         "domains": ["books", "dvd", "electronics", "kitchen"], "seeds": [0],
         "variants": ["bert_s", "bert_mix", "mft_dc", "mft_tw", "mft"], "layers": [2, 4, 6], "lam": 0.1, "alpha": 0.5,
-        "n_prototypes": 1, "epochs": 1, "finetune_epochs": 1, "lr": 5.0e-5, "batch_size": 16, "max_length": 64,
-        "train_rows": 320, "model": "embedded", "device": "auto", "precision": "auto",
+        "n_prototypes": 1, "epochs": 1, "finetune_epochs": 1, "lr": 2.0e-4, "batch_size": 16, "max_length": 64,
+        "train_rows": 640, "model": "embedded", "device": "auto", "precision": "auto",
     },
+    "mft_transfer": {"targets": ["books", "dvd", "electronics", "kitchen"], "encoders": ["pretrained", "bert_mix", "mft"],
+                     "K": [100, 300], "seeds": [0], "max_length": 64},
 }
 
 #: One line of help per key (used by the command line and the README).
@@ -328,6 +337,11 @@ HELP: dict[str, str] = {
     "mft.model": "'embedded' (all-MiniLM-L6-v2), a Hugging Face id or a local folder (paper: bert-base-uncased)",
     "mft.device": "auto, cpu or cuda (does not change what is computed)",
     "mft.precision": "auto (fp32 on CPU, bf16 autocast on CUDA), fp32, bf16 or fp16",
+    "mft_transfer.targets": "domains, each the unseen target of the others (which train its encoders and are its sources)",
+    "mft_transfer.encoders": "pretrained (frozen), bert_mix and mft (trained on the target's sources with the mft.* settings)",
+    "mft_transfer.K": "SingleTSNS neuron counts (importance.* settings), capped at N",
+    "mft_transfer.seeds": "encoder training (split, subsample, initialisation) and importance forests",
+    "mft_transfer.max_length": "tokens per review when extracting activations from each encoder",
 }
 
 
