@@ -69,13 +69,14 @@ def test_stage_tables_provenance_and_resume(tiny_bert, tmp_path, monkeypatch):
             assert shas[target] not in doc["fit_on"] and len(doc["fit_on"]) == 2
             assert sorted(doc["sources"]) == sorted(d for d in DOMAINS if d != target)
 
-    # a re-run trains nothing and extracts nothing: the same numbers from the kept encoders and activations
+    # a re-run trains, extracts and ranks nothing: the same numbers from the kept encoders and activations
     def no_work(*a, **k):
         raise AssertionError("a finished piece was computed again")
 
     monkeypatch.setattr(M, "fine_tune", no_work)
     monkeypatch.setattr(M, "meta_fine_tune", no_work)
     monkeypatch.setattr("tsns.extract.extract_activations", no_work)
+    monkeypatch.setattr("tsns.importance.ranking", no_work)
     again = T.run(list(DOMAINS), **kw)
     assert again["metrics"] == res["metrics"]
     pd.testing.assert_frame_equal(again["long"], long)
@@ -110,6 +111,8 @@ def test_bad_settings(tmp_path):
     with pytest.raises(ConfigError, match="unknown dataset"):
         run(["books", "nope"], **kw)
     with pytest.raises(ConfigError, match="encoders"):
-        run(["books", "dvd"], encoders=["pretrained", "adv"], **kw)
+        run(["books", "dvd", "kitchen"], encoders=["pretrained", "adv"], **kw)
+    with pytest.raises(ConfigError, match="three or more targets"):
+        run(["books", "dvd"], encoders=["pretrained", "mft"], **kw)
     with pytest.raises(ConfigError, match="K"):
-        run(["books", "dvd"], **{**kw, "K": []})
+        run(["books", "dvd", "kitchen"], **{**kw, "K": []})

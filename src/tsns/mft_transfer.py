@@ -31,6 +31,7 @@ activations under ``data/mft_transfer/`` (persistent: a killed run resumes).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -211,6 +212,9 @@ def run(targets: Sequence[str], *, encoders: Sequence[str] = ENCODERS, K: Sequen
     encoders = list(encoders)
     if not encoders or len(set(encoders)) != len(encoders) or set(encoders) - set(ENCODERS):
         raise ConfigError(f"mft_transfer.encoders={encoders} must list encoders of {', '.join(ENCODERS)}, each once")
+    if "mft" in encoders and len(targets) < 3:
+        raise ConfigError(f"mft_transfer.encoders includes mft, whose domain corruption needs two or more sources per "
+                          f"target, but mft_transfer.targets={targets} leaves one: list three or more targets")
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"mft_transfer.seeds={seeds} must list one or more seeds, each once")
@@ -229,7 +233,10 @@ def run(targets: Sequence[str], *, encoders: Sequence[str] = ENCODERS, K: Sequen
     training = {k: mft[k] for k in ("layers", "lam", "alpha", "n_prototypes", "epochs", "finetune_epochs", "lr",
                                     "batch_size", "max_length")}
     training["layers"] = [int(v) for v in training["layers"]]
-    rows, fps, acts_cache, m_cache = [], [], {}, {}
+    rows, fps, acts_cache = [], [], {}
+    # the importance settings that change m (n_jobs does not), as a short tag of the cached m files
+    imp_id = hashlib.sha256(json.dumps({k: v for k, v in sorted(importance.items()) if k != "n_jobs"},
+                                       default=str).encode()).hexdigest()[:12]
     for seed in seeds:
         train_all, _dev, _test = M.split_domain(pd.concat([tables[d].assign(domain=d) for d in targets],
                                                           ignore_index=True), seed=seed)
@@ -264,15 +271,18 @@ def run(targets: Sequence[str], *, encoders: Sequence[str] = ENCODERS, K: Sequen
                 for s in sources:
                     src = LabelledSource(s, X[s], tables[s]["label"].to_numpy(), shas[s])
                     fit_on = (shas[s], *enc.fit_on)
-                    key = (kind, s, seed) if kind == "pretrained" else None
-                    m = m_cache.get(key) if key else None
-                    if m is None:
+                    # m of this source on this encoder: kept beside the encoder's activations (resumable)
+                    m_path = folder / "importance" / f"{s}-seed{seed}-{imp_id}.npy"
+                    if m_path.exists():
+                        m = np.load(m_path)
+                    else:
                         m = ranking(src.X, src.y, J=importance["J"], beta=importance["beta"],
                                     alpha=importance["alpha"], eps=importance["eps"],
                                     scaling=importance.get("scaling", "literal"), params=forest, random_state=seed,
                                     n_jobs=importance.get("n_jobs", -1))
-                        if key:
-                            m_cache[key] = m
+                        with atomic_path(m_path) as tmp:
+                            with open(tmp, "wb") as fh:
+                                np.save(fh, m)
                     sels = [Selection(layer_neurons(-1, ls), "last_layer", enc.fit_on),
                             Selection(np.arange(N), "all_layers", enc.fit_on)]
                     sels += [Selection(top_k(m, check_k(min(int(k), N), N)), "singletsns", fit_on, seed) for k in K]
