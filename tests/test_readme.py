@@ -181,3 +181,11 @@ def test_mft_results_match_committed_metrics():
         pap = paper.MFT_TABLE3[key]
         assert cells == [ours, f"{100 * m[key]['average']:.1f}", " / ".join(f"{pap[L]:.1f}" for L in "BDEK"),
                          f"{pap['Average']:.1f}"], key
+    mt = json.loads((REPO / "reports/metrics_mft_transfer.json").read_text())
+    rows = _table(README, "| encoder (trained on the target's sources only) | last layer |")
+    names = {"pre-trained, frozen": "pretrained", "BERT (Mix)": "bert_mix", "MFT (Full)": "mft"}
+    assert set(rows) == set(names)
+    for name, cells in rows.items():
+        e = names[name]
+        assert cells == [f"{100 * mt[f'{e}/{r}']:.1f}" for r in ("last_layer", "all_layers", "singletsns_K100",
+                                                                  "singletsns_K300")], name
