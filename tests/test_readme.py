@@ -167,8 +167,8 @@ def test_transferability_and_baselines_match_committed_metrics():
 
 
 def test_mft_results_match_committed_metrics():
-    """Issue 7's README table is the numbers of reports/metrics_mft.json, and the paper's column is
-    paper.MFT_TABLE3."""
+    """Issue 7's README tables are the numbers of reports/metrics_mft.json (the paper's column is
+    paper.MFT_TABLE3) and of reports/metrics_mft_transfer.json."""
     from tsns import paper
     from tsns.mft import METHOD_LABEL, METHODS
 
