@@ -1096,6 +1096,19 @@ N_CASES = 3
 CASE_CHARS = 200
 
 
+def check_list(values, key: str, noun: str, *, allowed: Sequence | None = None, min_len: int = 1, cast=str) -> list:
+    """``values`` as a list of ``cast``, each once, at least ``min_len`` of them and all in ``allowed``.
+
+    Otherwise one ConfigError naming the params key, e.g. ``mft.seeds=[0, 0] must list one or more seeds, each once``.
+    """
+    vals = [cast(v) for v in values]
+    if (len(vals) < min_len or len(set(vals)) != len(vals)
+            or (allowed is not None and any(v not in allowed for v in vals))):
+        what = f"{noun} of {', '.join(map(str, allowed))}" if allowed is not None else noun
+        raise ConfigError(f"{key}={vals} must list {('one', 'two', 'three')[min_len - 1]} or more {what}, each once")
+    return vals
+
+
 def _subsample(train: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     """At most ``n`` training rows per domain, stratified by label and seeded; ``None`` keeps all."""
     if n is None:
@@ -1269,18 +1282,11 @@ def run(domains: Sequence[str], *, seeds: Sequence[int], variants: Sequence[str]
     root = Path(root)
     out = root if out is None else Path(out)
     ck = root / Path(checkpoints)
-    domains = [str(d) for d in domains]
-    if len(set(domains)) != len(domains) or len(domains) < 2:
-        raise ConfigError(f"mft.domains={domains} must list two or more datasets, each once")
+    domains = check_list(domains, "mft.domains", "datasets", min_len=2)
     for d in domains:
         known(d)
-    variants = list(variants)
-    unknown = [v for v in variants if v not in METHODS]
-    if unknown or not variants or len(set(variants)) != len(variants):
-        raise ConfigError(f"mft.variants={variants} must list methods of {', '.join(METHODS)}, each once")
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"mft.seeds={seeds} must list one or more seeds, each once")
+    variants = check_list(variants, "mft.variants", "methods", allowed=METHODS)
+    seeds = check_list(seeds, "mft.seeds", "seeds", cast=int)
     _check_positive(epochs=epochs, finetune_epochs=finetune_epochs, batch_size=batch_size, max_length=max_length,
                     n_prototypes=n_prototypes)
     if train_rows is not None:

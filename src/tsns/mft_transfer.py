@@ -151,12 +151,6 @@ def _activations(enc: Encoder, dataset: str, df: pd.DataFrame, sha: str, dest: P
     return np.asarray(X, dtype=np.float32).reshape(len(X), -1), layer_shape(meta)
 
 
-def fingerprint_share(neurons: np.ndarray, ls: tuple[int, int]) -> np.ndarray:
-    """Share of ``neurons`` in each hidden state (0 = embeddings), shape (n_layers,)."""
-    counts = np.bincount(np.asarray(neurons) // ls[1], minlength=ls[0])
-    return counts / max(len(neurons), 1)
-
-
 def run(targets: Sequence[str], *, encoders: Sequence[str] = ENCODERS, K: Sequence[int], seeds: Sequence[int],
         mft: dict, importance: dict, max_length: int = 64, C: float = 1.0, max_iter: int = 2000,
         train_rows: int | None = 640, model: str = "embedded", device: str = "auto", precision: str = "auto",
@@ -197,27 +191,22 @@ def run(targets: Sequence[str], *, encoders: Sequence[str] = ENCODERS, K: Sequen
     from . import data as D
     from . import mft as M
     from .extract import ExtractConfig, select_device
-    from .importance import ForestParams, check_k, ranking, top_k
+    from .fingerprint import fingerprint
+    from .importance import ForestParams, ranking, top_k
     from .layout import PROCESSED, TABLES, known, table_sha256
     from .transfer import HeldOutTarget, LabelledSource, Selection, layer_neurons, transfer_accuracy
 
     root = Path(root)
     out = root if out is None else Path(out)
     ck = root / Path(checkpoints)
-    targets = [str(t) for t in targets]
-    if len(set(targets)) != len(targets) or len(targets) < 2:
-        raise ConfigError(f"mft_transfer.targets={targets} must list two or more datasets, each once")
+    targets = M.check_list(targets, "mft_transfer.targets", "datasets", min_len=2)
     for d in targets:
         known(d)
-    encoders = list(encoders)
-    if not encoders or len(set(encoders)) != len(encoders) or set(encoders) - set(ENCODERS):
-        raise ConfigError(f"mft_transfer.encoders={encoders} must list encoders of {', '.join(ENCODERS)}, each once")
+    encoders = M.check_list(encoders, "mft_transfer.encoders", "encoders", allowed=ENCODERS)
     if "mft" in encoders and len(targets) < 3:
         raise ConfigError(f"mft_transfer.encoders includes mft, whose domain corruption needs two or more sources per "
                           f"target, but mft_transfer.targets={targets} leaves one: list three or more targets")
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"mft_transfer.seeds={seeds} must list one or more seeds, each once")
+    seeds = M.check_list(seeds, "mft_transfer.seeds", "seeds", cast=int)
     if not K:
         raise ConfigError("mft_transfer.K is empty: list one or more neuron counts")
     used_device = select_device(device)
@@ -285,16 +274,14 @@ def run(targets: Sequence[str], *, encoders: Sequence[str] = ENCODERS, K: Sequen
                                 np.save(fh, m)
                     sels = [Selection(layer_neurons(-1, ls), "last_layer", enc.fit_on),
                             Selection(np.arange(N), "all_layers", enc.fit_on)]
-                    sels += [Selection(top_k(m, check_k(min(int(k), N), N)), "singletsns", fit_on, seed) for k in K]
+                    sels += [Selection(top_k(m, min(int(k), N)), "singletsns", fit_on, seed) for k in K]
                     for sel in sels:
                         acc = transfer_accuracy(src, held, sel, C=C, max_iter=max_iter)
                         rows.append({"seed": seed, "target": target, "source": s, "encoder": kind,
                                      "method": sel.method, "K": sel.K, "accuracy": acc})
-                    for k in K:
-                        k = min(int(k), N)
-                        share = fingerprint_share(top_k(m, k), ls)
-                        fps.append({"seed": seed, "target": target, "source": s, "encoder": kind, "K": k,
-                                    **{str(i): float(v) for i, v in enumerate(share)}})
+                        if sel.method == "singletsns":
+                            fps.append({"seed": seed, "target": target, "source": s, "encoder": kind, "K": sel.K,
+                                        **{str(i): float(v) for i, v in enumerate(fingerprint(sel.neurons, ls))}})
     long = pd.DataFrame(rows)
     fp = pd.DataFrame(fps)
     wide = transfer_wide(long, encoders, targets)
