@@ -6,7 +6,7 @@ Compares, on the same model, texts, max_length, batch size and thread count:
 (b) ``one_at_a_time``-- one text per forward pass, no padding (how NeuroX extracts);
 (c) ``sentence_transformers`` -- ``SentenceTransformer.encode`` (length-sorted batches;
     it returns the mean-pooled last layer only, so it does *less* work than (a), (b), (d));
-(d) ``tsns``         -- ``tsns.extract.tokenize`` + ``encode`` (length-sorted, dynamic padding);
+(d) ``tsns``         -- ``tsns.encoder.tokenize.tokenize`` + ``tsns.encoder.extract.encode`` (length-sorted, dynamic padding);
 (e) ``tsns_bf16``    -- (d) under bf16 autocast (``--half fp16`` for float16 on CUDA).
 
 Each method runs in its own process, so the timings are whole-process (imports and
@@ -58,7 +58,7 @@ def load_texts(n: int, seed: int, root: Path = ROOT) -> list[str]:
 # --------------------------------------------------------------------------- workers
 def _load(model: str, device: str, random_weights: bool):
     sys.path.insert(0, str(ROOT / "src"))
-    from tsns.extract import load_model, resolve_model
+    from tsns.encoder.model import load_model, resolve_model
 
     if not random_weights:
         tok, enc, _ = load_model(model, device)
@@ -87,7 +87,7 @@ def worker(method: str, texts: list[str], a) -> dict:
         from sentence_transformers import SentenceTransformer
 
         sys.path.insert(0, str(ROOT / "src"))
-        from tsns.extract import resolve_model
+        from tsns.encoder.model import resolve_model
 
         st = SentenceTransformer(resolve_model(a.model), device=a.device)
         st.max_seq_length = a.max_length
@@ -114,7 +114,8 @@ def worker(method: str, texts: list[str], a) -> dict:
                     parts.append(_cls_all_layers(enc(**b, output_hidden_states=True)))
             result = np.concatenate(parts)
         else:
-            from tsns.extract import encode, tokenize
+            from tsns.encoder.extract import encode
+            from tsns.encoder.tokenize import tokenize
 
             precision = a.half if method == "tsns_half" else "fp32"
             items = tokenize(tok, texts, None, a.max_length, "head")
@@ -137,7 +138,7 @@ def n_tokens(texts, a) -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from transformers import AutoTokenizer
 
-    from tsns.extract import resolve_model
+    from tsns.encoder.model import resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model(a.model))
     return int(sum(min(len(ids), a.max_length) for ids in tok(texts, add_special_tokens=True)["input_ids"]))

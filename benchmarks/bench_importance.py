@@ -13,7 +13,7 @@ learner -- a random forest of 1000 trees of depth 200 -- on:
 ``--paper`` runs the reference at the paper's J = 100 (about 25 minutes per seed for
 MiniLM on 2 cores); the default J = 10 has the same total trees as J = 100 x 100 trees.
 ``--memory`` also measures the peak resident memory of the importance stage
-(:func:`tsns.importance.run`) for several sources, against their activation size.
+(:func:`tsns.stages.importance.run`) for several sources, against their activation size.
 
     python benchmarks/bench_importance.py                    # ~6 min on 2 cores
     python benchmarks/bench_importance.py --paper --memory
@@ -37,7 +37,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tsns.importance import METHODS, ForestParams, aggregate, importance_matrix, jaccard, top_k  # noqa: E402
+from tsns.method.learners import LearnerParams  # noqa: E402
+from tsns.method.single import aggregate, importance_matrix, jaccard, top_k  # noqa: E402
+from tsns.method.validation import PARAMS  # noqa: E402
+
+METHODS = PARAMS["method"].options
 
 #: name -> (method, n_estimators, J); the first is the pipeline's default setting
 CONFIGS = {
@@ -54,28 +58,29 @@ CONFIGS = {
 
 
 def load(dataset: str, root: Path):
-    from tsns.layout import load_dataset_activations
+    from tsns.store import load as L
+    from tsns.store.paths import Store
 
-    acts = load_dataset_activations(dataset, root=root)
+    acts = L.activations(Store(root), dataset)
     return np.asarray(acts.X, dtype=np.float32), np.asarray(acts.y)
 
 
 def selection(X, y, method, n_estimators, J, seed, K, max_depth=None):
     t0 = time.perf_counter()
-    q = importance_matrix(X, y, J=J, beta=0.7, params=ForestParams(method=method, n_estimators=n_estimators,
-                                                                   max_depth=max_depth), random_state=seed, n_jobs=-1)
+    q = importance_matrix(X, y, J=J, beta=0.7, params=LearnerParams(method=method, n_estimators=n_estimators,
+                                                                    max_depth=max_depth), random_state=seed, n_jobs=-1)
     return top_k(aggregate(q, alpha=1.0), K), time.perf_counter() - t0
 
 
 def accuracy(Xs, ys, Xt, yt, neurons) -> float:
-    from tsns.transfer import train_classifier
+    from tsns.method.transfer import train_classifier
 
     clf = train_classifier(Xs, ys, neurons)
     return float((clf.predict(Xt[:, neurons]) == yt).mean())
 
 
 def memory_probe(dataset: str, J: int, data_root: Path, backend: str) -> dict:
-    """Run in a child: peak memory of tsns.importance.run for one source, workers included.
+    """Run in a child: peak memory of the importance stage for one source, workers included.
 
     A thread samples the proportional set size (PSS: shared pages such as the memory-mapped
     activations counted once) of this process and all its children every 0.2 s.
@@ -85,9 +90,9 @@ def memory_probe(dataset: str, J: int, data_root: Path, backend: str) -> dict:
     import psutil
     import sklearn.ensemble  # noqa: F401  (imports the stage needs, outside the measured increase)
 
-    import tsns.extract  # noqa: F401
-    import tsns.importance as I
-    from tsns.layout import ACTIVATIONS
+    import yaml
+
+    import tsns.stages.importance as I
 
     me = psutil.Process()
 
@@ -110,7 +115,7 @@ def memory_probe(dataset: str, J: int, data_root: Path, backend: str) -> dict:
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
-    side = json.loads((data_root / ACTIVATIONS / f"{dataset}.json").read_text())
+    side = json.loads((data_root / "data/activations" / f"{dataset}.json").read_text())
     nbytes32 = int(np.prod(side["shape"])) * 4
     import shutil
     import tempfile
@@ -122,9 +127,11 @@ def memory_probe(dataset: str, J: int, data_root: Path, backend: str) -> dict:
         for f in (f"data/activations/{dataset}.npy", f"data/activations/{dataset}.json",
                   f"data/processed/{dataset}.parquet", f"data/processed/{dataset}.json"):
             os.symlink(data_root / f, root / f)
-        with I.compute_backend(backend):
-            I.run(dataset, seeds=[0], J=J, beta=0.7, alpha=1.0, eps=1e-6, scaling="literal",
-                  params=ForestParams(n_estimators=20), n_jobs=-1, root=root)
+        params = yaml.safe_load((ROOT / "params.yaml").read_text())
+        params["seeds"] = [0]
+        params["importance"].update(J=J, beta=0.7, alpha=1.0, eps=1e-6, scaling="literal", n_estimators=20,
+                                    n_jobs=-1, backend=backend, scheduler=None)
+        I.run(dataset, params=params, root=root)
         shutil.rmtree(root / "data" / "importance", ignore_errors=True)
     stop.set()
     th.join()

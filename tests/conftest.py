@@ -13,6 +13,33 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 
 
+def repo_params() -> dict:
+    """A fresh copy of the repository's params.yaml."""
+    import yaml
+
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def make_params(changes: dict | None = None) -> dict:
+    """The repository's params.yaml with ``{"section.key": value}`` changes (tests run the real defaults)."""
+    params = repo_params()
+    for key, value in (changes or {}).items():
+        *path, last = key.split(".")
+        cur = params
+        for part in path:
+            cur = cur[part]
+        assert last in cur or key == "seeds", f"unknown key {key}"
+        cur[last] = value
+    return params
+
+
+def extract_config(**kw):
+    """The ``extract`` section of params.yaml with ``kw`` replaced."""
+    from tsns.config.extract import ExtractConfig
+
+    return ExtractConfig.from_params(repo_params(), **kw)
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> str:
     """A 2-layer, 32-wide BERT with random weights, saved to a local folder.
@@ -23,7 +50,7 @@ def tiny_bert(tmp_path_factory) -> str:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from tsns.extract import resolve_model
+    from tsns.encoder.model import resolve_model
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny_bert")

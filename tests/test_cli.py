@@ -1,64 +1,73 @@
-"""`python -m tsns`: every stage without DVC, on a tiny slice in a temporary folder."""
+"""`python -m tsns`: every stage without DVC, built from the stage registry, in a temporary repository root."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 import yaml
-
-from tsns import params as P
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
 
 
 def _tsns(*args, cwd):
     return subprocess.run([sys.executable, "-m", "tsns", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
-def test_builtin_defaults_equal_repository_params():
-    assert P.DEFAULTS == yaml.safe_load((REPO / "params.yaml").read_text())
-    known = {f"{s}.{k}" for s, v in P.DEFAULTS.items() if isinstance(v, dict) for k in v} | {"seeds"}
-    assert set(P.HELP) == known
+@pytest.fixture
+def root(tmp_path):
+    """A repository root with the real params.yaml made small (its own params: the CLI writes here only)."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(datasets=["books", "kitchen"], limit=6, mirror=None, allow_download=False)
+    params["seeds"] = [0]
+    params["importance"].update(J=2, n_estimators=5)
+    params["extract"]["max_length"] = 64
+    params["fingerprint"]["K"] = 10
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    return tmp_path
 
 
-def test_help_explains_every_parameter(tmp_path):
-    out = _tsns("importance", "--help", cwd=tmp_path).stdout
-    for key in ("importance.J", "importance.beta", "importance.scaling", "seeds"):
-        assert P.HELP[key].split("(")[0].strip()[:30] in " ".join(out.split())
-
-
-def test_stages_on_a_slice(tmp_path):
-    for ds in ("books", "kitchen"):
-        for args in (["download", ds, "--limit", "6", "--mirror", "null", "--allow-download", "false"],
-                     ["extract", ds, "--max-length", "64"],
-                     ["importance", ds, "--J", "2", "--n-estimators", "5", "--seeds", "0", "--max-length", "64"]):
-            p = _tsns(*args, cwd=tmp_path)
-            assert p.returncode == 0, p.stderr[-2000:]
-    assert (tmp_path / "data/importance/kitchen.npz").exists()
-    p = _tsns("fingerprint", "--datasets", "books", "kitchen", "--K", "10", cwd=tmp_path)
+def test_stages_on_a_slice(root):
+    for stage in ("download", "extract", "importance"):
+        p = _tsns(stage, cwd=root)  # every dataset of data.datasets
+        assert p.returncode == 0, p.stderr[-2000:]
+        assert f"{stage}@books: done" in p.stdout and f"{stage}@kitchen: done" in p.stdout
+    assert (root / "data/importance/kitchen.npz").exists()
+    p = _tsns("fingerprint", cwd=root)
     assert p.returncode == 0, p.stderr[-2000:]
-    assert "books" in p.stdout and (tmp_path / "reports/figures/fingerprints.png").exists()
+    assert (root / "reports/figures/fingerprints.png").exists()
+    assert not (REPO / "reports/figures/fingerprints.png").samefile(root / "reports/figures/fingerprints.png")
 
 
-def test_bad_option_is_one_line(tmp_path):
-    p = _tsns("importance", "books", "--beta", "1.5", cwd=tmp_path)
+def test_other_parameters_need_force_and_never_touch_results_silently(root):
+    p = _tsns("download", "books", "--set", "data.limit=4", cwd=root)
+    assert p.returncode == 1 and not (root / "data/processed/books.parquet").exists()
+    assert p.stderr.strip().splitlines() == [
+        "error: these parameters differ from params.yaml's, and the outputs of this run are the committed results "
+        "of params.yaml: add --force to overwrite them, or run `dvc exp run -S KEY=VALUE` to keep the experiment "
+        "apart"]
+    p = _tsns("download", "books", "--set", "data.limit=4", "--force", cwd=root)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert (root / "data/processed/books.parquet").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["download", "books", "--set", "importance.beta=1.5"], "error: importance.beta=1.5 must be a number in (0, 1]"),
+    (["download", "books", "--set", "importance.JJ=3"], "error: unknown parameter importance.JJ"),
+    (["download", "bookz", "--force"], "error: unknown dataset 'bookz'"),
+    (["meta_aggregate", "NOPE"], "error: unknown scenario 'NOPE'"),
+    (["meta_nli", "NOPE"], "error: unknown Table 5 row 'NOPE'"),
+    (["download", "books", "--set", "data.limit"], "error: --set 'data.limit' must be section.key=value"),
+])
+def test_bad_input_is_one_line(root, args, message):
+    p = _tsns(*args, cwd=root)
     assert p.returncode == 1
-    assert p.stderr.strip().splitlines() == ["error: importance.beta=1.5 is invalid: it must be a number in (0, 1]"]
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), p.stderr
 
 
-def test_meta_subcommands(tmp_path):
-    out = _tsns("meta", "--help", cwd=tmp_path).stdout
-    assert "--tune-K" in out and "--gamma" in out and "--alpha-grid" in out
-    p = _tsns("meta", "NOPE", cwd=tmp_path)
-    assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("error: unknown scenario 'NOPE'")
-    assert "--K" in _tsns("transfer-multi", "--help", cwd=tmp_path).stdout
-
-
-def test_nli_subcommands(tmp_path):
-    out = _tsns("meta-nli", "--help", cwd=tmp_path).stdout
-    assert "--L-sweep" in out and "--gamma" in out and "--sources" not in out
-    p = _tsns("meta-nli", "NOPE", cwd=tmp_path)
-    assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("error: unknown Table 5 row 'NOPE'")
-    assert "--sweep-K" in _tsns("transfer-nli-multi", "--help", cwd=tmp_path).stdout
-    assert "--sources" in _tsns("transfer-nli", "--help", cwd=tmp_path).stdout
+def test_stage_help_says_what_it_iterates_over(root):
+    out = _tsns("importance", "--help", cwd=root).stdout
+    assert "data.datasets" in out and "DATASET" in out and "--set" in out and "--force" in out
+    assert "meta.scenarios" in _tsns("meta_aggregate", "--help", cwd=root).stdout

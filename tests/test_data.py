@@ -1,4 +1,4 @@
-"""Tests of tsns.data: registry, parsers, sources, checksums, tables.
+"""Tests of tsns.datasets: registry, parsers, sources, checksums, tables.
 
 Fixtures under tests/fixtures/data are laid out like the dataset mirror and cut from the
 real files (see tests/fixtures/data/make_fixtures.py); since their checksums differ from
@@ -20,7 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsns import data
+from tsns.datasets import load as loader
+from tsns.datasets import registry, sources
+from tsns.datasets import table as dtable
+from tsns.datasets import spec as dspec
 from tsns.errors import ChecksumError, ConfigError, DataUnavailableError, TSNSError
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "data"
@@ -29,7 +32,7 @@ MIRROR = (Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets").re
 needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not present")
 
 NAMES = ["books", "dvd", "electronics", "kitchen", "imdb", "sst2", "rte", "mrpc", "scitail", "snli", "mnli", "qqp"]
-REAL_FETCH = data._fetch_url  # kept before the autouse fixture replaces it
+REAL_FETCH = sources._fetch_url  # kept before the autouse fixture replaces it
 FIXTURE_NAMES = ["books", "kitchen", "imdb", "sst2", "rte", "mrpc", "scitail", "snli", "mnli", "qqp"]
 
 
@@ -50,24 +53,24 @@ def no_network(monkeypatch):
     def refuse(url, dest, **kw):
         raise urllib.error.URLError(f"network disabled in tests ({url})")
 
-    monkeypatch.setattr(data, "_fetch_url", refuse)
+    monkeypatch.setattr(sources, "_fetch_url", refuse)
 
 
 @pytest.fixture
 def fixture_registry(monkeypatch):
     """Registry whose mirror checksums are those of the fixture files."""
-    for name, spec in list(data.REGISTRY.items()):
+    for name, spec in list(registry.REGISTRY.items()):
         files = []
         for fs in spec.files:
             p = FIX / fs.path
             files.append(dataclasses.replace(fs, sha256=(_sha(p),) if p.is_file() else ()))
-        monkeypatch.setitem(data.REGISTRY, name, dataclasses.replace(spec, files=tuple(files)))
-    return data.REGISTRY
+        monkeypatch.setitem(registry.REGISTRY, name, dataclasses.replace(spec, files=tuple(files)))
+    return registry.REGISTRY
 
 
 def _load_fix(name, **kw):
     kw.setdefault("allow_download", False)
-    return data.load(name, mirror=FIX, **kw)
+    return loader.load(name, mirror=FIX, **kw)
 
 
 def _counts(df):
@@ -76,8 +79,8 @@ def _counts(df):
 
 # ------------------------------------------------------------------ registry
 def test_registry_names_and_fields():
-    assert sorted(data.REGISTRY) == sorted(NAMES)
-    for name, spec in data.REGISTRY.items():
+    assert sorted(registry.REGISTRY) == sorted(NAMES)
+    for name, spec in registry.REGISTRY.items():
         assert spec.name == name
         assert spec.task in {"sentiment", "nli", "paraphrase"}
         assert spec.pair == (spec.task != "sentiment")
@@ -91,11 +94,11 @@ def test_registry_names_and_fields():
             assert d.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", d.sha256)
         text = spec.describe()
         assert name in text and "label 1 <-" in text and "label 0 <-" in text and "labels: 1 = " in text
-        assert data.describe(name) == text
-    assert data.REGISTRY["kitchen"].files[0].path.startswith("amazon/sorted_data_acl/kitchen_&_housewares/")
-    assert set(data.REGISTRY["snli"].drop_labels) == {"contradiction", "-"}
-    assert "contradiction" in data.REGISTRY["mnli"].drop_labels
-    assert data.get_spec("MR").name == "imdb" and data.get_spec("SST-2").name == "sst2"
+        assert registry.describe(name) == text
+    assert registry.REGISTRY["kitchen"].files[0].path.startswith("amazon/sorted_data_acl/kitchen_&_housewares/")
+    assert set(registry.REGISTRY["snli"].drop_labels) == {"contradiction", "-"}
+    assert "contradiction" in registry.REGISTRY["mnli"].drop_labels
+    assert registry.get_spec("MR").name == "imdb" and registry.get_spec("SST-2").name == "sst2"
 
 
 @needs_mirror
@@ -105,7 +108,7 @@ def test_registry_checksums_match_mirror_sha256sums():
         digest, rel = line.split(maxsplit=1)
         sums[rel.removeprefix("./")] = digest
     seen = set()
-    for spec in data.REGISTRY.values():
+    for spec in registry.REGISTRY.values():
         for fs in spec.files:
             if fs.path in sums:
                 assert sums[fs.path] in fs.sha256, fs.path
@@ -116,7 +119,7 @@ def test_registry_checksums_match_mirror_sha256sums():
 
 def test_unknown_dataset_raises_config_error():
     with pytest.raises(ConfigError) as ei:
-        data.load("cola", allow_download=False)
+        loader.load("cola", allow_download=False)
     msg = _one_line(ei.value)
     assert "cola" in msg and "books" in msg and "qqp" in msg
 
@@ -124,7 +127,7 @@ def test_unknown_dataset_raises_config_error():
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
 def test_bad_limit_raises_config_error(bad):
     with pytest.raises(ConfigError):
-        data.load("books", limit=bad, allow_download=False)
+        loader.load("books", limit=bad, allow_download=False)
 
 
 # ------------------------------------------------------------------- parsers
@@ -145,7 +148,7 @@ def test_amazon_fixture(fixture_registry):
     # U+FFFD of the (already lossy) copy is kept as is
     assert "\ufffd" in texts["books:positive:0003"]
     assert not df["text_a"].str.contains("<review_text>|</title>", regex=True).any()
-    assert prov["files"] == {fs.path: _sha(FIX / fs.path) for fs in data.REGISTRY["books"].files}
+    assert prov["files"] == {fs.path: _sha(FIX / fs.path) for fs in registry.REGISTRY["books"].files}
 
 
 def test_amazon_kitchen_folder(fixture_registry):
@@ -164,7 +167,7 @@ def test_amazon_latin1_and_unterminated_block(tmp_path):
     neg = b"<review>\n<title>\nBad\n</title>\n<review_text>\n\n</review_text>\n</review>\n"
     (folder / "positive.review").write_bytes(pos)
     (folder / "negative.review").write_bytes(neg)
-    df, prov = data.load("books", mirror=tmp_path, allow_download=False, verify=False)
+    df, prov = loader.load("books", mirror=tmp_path, allow_download=False, verify=False)
     assert df["text_a"].tolist() == ["Bad", 'A naïve <b> & déjà vu "story"']  # empty text -> title
     assert prov["skipped_rows"] == 1  # the unterminated <review>
     assert prov["verified"] is False and len(prov["files"]) == 2
@@ -202,7 +205,7 @@ def test_sst2_without_test_labeled(tmp_path, fixture_registry):
     (tmp_path / "glue" / "SST-2").mkdir(parents=True)
     for f in ("train.tsv", "dev.tsv"):
         (tmp_path / "glue" / "SST-2" / f).write_bytes((FIX / "glue" / "SST-2" / f).read_bytes())
-    df, prov = data.load("sst2", mirror=tmp_path, allow_download=False)
+    df, prov = loader.load("sst2", mirror=tmp_path, allow_download=False)
     assert set(df["split"]) == {"train", "dev"}
     assert "glue/SST-2/test_labeled.tsv" not in prov["files"]
 
@@ -227,7 +230,7 @@ def test_mrpc_fixture_split_logic(fixture_registry):
     assert not df["id"].str.contains("\ufeff").any() and not df["text_a"].str.contains("\ufeff").any()
     amrozi = df.loc[df["id"] == "mrpc:train:702876-702977"].iloc[0]
     assert amrozi["label"] == 1 and '" the witness "' in amrozi["text_a"]
-    assert df["split"].tolist() == sorted(df["split"], key=data.SPLITS.index)  # grouped by split
+    assert df["split"].tolist() == sorted(df["split"], key=dspec.SPLITS.index)  # grouped by split
     assert prov["skipped_rows"] == 0
 
 
@@ -266,10 +269,10 @@ def test_qqp_fixture_skips_malformed_rows(fixture_registry):
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_normalised_schema(name, fixture_registry):
     df, prov = _load_fix(name)
-    spec = data.REGISTRY[name]
-    assert list(df.columns) == list(data.COLUMNS)
+    spec = registry.REGISTRY[name]
+    assert list(df.columns) == list(dspec.COLUMNS)
     assert df["label"].dtype == np.int64 and set(df["label"]) <= {0, 1}
-    assert set(df["split"]) <= set(data.SPLITS)
+    assert set(df["split"]) <= set(dspec.SPLITS)
     assert (df["domain"] == name).all()
     assert df["id"].is_unique and df["id"].str.startswith(f"{name}:").all()
     assert all(isinstance(x, str) and x for x in df["text_a"])
@@ -277,7 +280,7 @@ def test_normalised_schema(name, fixture_registry):
         assert all(isinstance(x, str) and x for x in df["text_b"])
     else:
         assert df["text_b"].isna().all()
-    ranks = df["split"].map(data.SPLITS.index).to_numpy()
+    ranks = df["split"].map(dspec.SPLITS.index).to_numpy()
     assert (np.diff(ranks) >= 0).all()
     # provenance
     json.dumps(prov)
@@ -287,15 +290,15 @@ def test_normalised_schema(name, fixture_registry):
     # stable
     df2, _ = _load_fix(name)
     pd.testing.assert_frame_equal(df, df2)
-    assert data.table_sha256(df) == data.table_sha256(df2)
+    assert dtable.table_sha256(df) == dtable.table_sha256(df2)
 
 
 # --------------------------------------------------------------------- limit
 def test_limit_is_deterministic_and_order_preserving():
-    full, _ = data.load("books", allow_download=False)
-    a, pa = data.load("books", allow_download=False, limit=10, seed=0)
-    b, _ = data.load("books", allow_download=False, limit=10, seed=0)
-    c, _ = data.load("books", allow_download=False, limit=10, seed=1)
+    full, _ = loader.load("books", allow_download=False)
+    a, pa = loader.load("books", allow_download=False, limit=10, seed=0)
+    b, _ = loader.load("books", allow_download=False, limit=10, seed=0)
+    c, _ = loader.load("books", allow_download=False, limit=10, seed=1)
     pd.testing.assert_frame_equal(a, b)
     assert set(a["id"]) != set(c["id"])
     assert _counts(a) == {("train", 0): 10, ("train", 1): 10}
@@ -314,9 +317,9 @@ def test_limit_larger_than_group_keeps_everything(fixture_registry):
 
 # ------------------------------------------------------------------ checksums
 def test_checksum_mismatch_raises(fixture_registry, monkeypatch):
-    spec = data.REGISTRY["rte"]
+    spec = registry.REGISTRY["rte"]
     bad = dataclasses.replace(spec.files[0], sha256=("0" * 64,))
-    monkeypatch.setitem(data.REGISTRY, "rte", dataclasses.replace(spec, files=(bad, *spec.files[1:])))
+    monkeypatch.setitem(registry.REGISTRY, "rte", dataclasses.replace(spec, files=(bad, *spec.files[1:])))
     with pytest.raises(ChecksumError) as ei:
         _load_fix("rte")
     msg = _one_line(ei.value)
@@ -326,17 +329,17 @@ def test_checksum_mismatch_raises(fixture_registry, monkeypatch):
 def test_real_registry_rejects_fixture_files():
     # default verify=True with the official checksums: the cut fixture is not the release
     with pytest.raises(ChecksumError):
-        data.load("mrpc", mirror=FIX, allow_download=False)
-    df, prov = data.load("mrpc", mirror=FIX, allow_download=False, verify=False)
+        loader.load("mrpc", mirror=FIX, allow_download=False)
+    df, prov = loader.load("mrpc", mirror=FIX, allow_download=False, verify=False)
     assert len(df) == 12 and prov["verified"] is False
 
 
 def test_embedded_member_checksum_verified(monkeypatch):
-    spec = data.REGISTRY["books"]
+    spec = registry.REGISTRY["books"]
     bad = dataclasses.replace(spec.files[1], sha256=("f" * 64,))
-    monkeypatch.setitem(data.REGISTRY, "books", dataclasses.replace(spec, files=(spec.files[0], bad)))
+    monkeypatch.setitem(registry.REGISTRY, "books", dataclasses.replace(spec, files=(spec.files[0], bad)))
     with pytest.raises(ChecksumError) as ei:
-        data.load("books", allow_download=False)
+        loader.load("books", allow_download=False)
     msg = _one_line(ei.value)
     assert "positive.review" in msg and "git checkout" in msg
 
@@ -344,7 +347,7 @@ def test_embedded_member_checksum_verified(monkeypatch):
 # ------------------------------------------------------------------- sources
 def test_unavailable_without_download(tmp_path):
     with pytest.raises(DataUnavailableError) as ei:
-        data.load("qqp", mirror=tmp_path, cache_dir=tmp_path / "cache", allow_download=False)
+        loader.load("qqp", mirror=tmp_path, cache_dir=tmp_path / "cache", allow_download=False)
     msg = _one_line(ei.value)
     assert "'qqp' is not available" in msg
     assert "glue/QQP/train.tsv" in msg and "allow_download=False" in msg and str(tmp_path) in msg
@@ -353,21 +356,21 @@ def test_unavailable_without_download(tmp_path):
 
 def test_unavailable_network_failure_is_reported(tmp_path):
     with pytest.raises(DataUnavailableError) as ei:
-        data.load("mnli", mirror=tmp_path / "nowhere", cache_dir=tmp_path / "cache")
+        loader.load("mnli", mirror=tmp_path / "nowhere", cache_dir=tmp_path / "cache")
     msg = _one_line(ei.value)
     assert "does not exist" in msg and "MNLI.zip" in msg and "network disabled in tests" in msg
     assert not list((tmp_path / "cache").rglob("*.zip"))
 
 
 def test_embedded_used_without_mirror():
-    df, prov = data.load("books", mirror=None, allow_download=False)
+    df, prov = loader.load("books", mirror=None, allow_download=False)
     assert prov["source"] == "embedded" and len(df) == 2000
 
 
 def test_missing_embedded_archive_falls_through(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "EMBEDDED_DIR", tmp_path)
+    monkeypatch.setattr(sources, "EMBEDDED_DIR", tmp_path)
     with pytest.raises(DataUnavailableError) as ei:
-        data.load("dvd", allow_download=False, cache_dir=tmp_path / "c")
+        loader.load("dvd", allow_download=False, cache_dir=tmp_path / "c")
     assert "embedded archive" in _one_line(ei.value) and "not found" in str(ei.value)
 
 
@@ -381,13 +384,13 @@ def _zip_fixture(tmp_path, members: dict[str, Path]) -> Path:
 
 
 def test_download_from_file_url_and_cache(tmp_path, monkeypatch, fixture_registry):
-    monkeypatch.setattr(data, "_fetch_url", REAL_FETCH)  # file:// needs no network
+    monkeypatch.setattr(sources, "_fetch_url", REAL_FETCH)  # file:// needs no network
     z = _zip_fixture(tmp_path, {"QQP/train.tsv": FIX / "glue/QQP/train.tsv", "QQP/dev.tsv": FIX / "glue/QQP/dev.tsv"})
-    spec = data.REGISTRY["qqp"]
+    spec = registry.REGISTRY["qqp"]
     dl = dataclasses.replace(spec.downloads[0], url=z.as_uri(), sha256=_sha(z))
-    monkeypatch.setitem(data.REGISTRY, "qqp", dataclasses.replace(spec, downloads=(dl,)))
+    monkeypatch.setitem(registry.REGISTRY, "qqp", dataclasses.replace(spec, downloads=(dl,)))
     cache = tmp_path / "cache"
-    df, prov = data.load("qqp", mirror=tmp_path / "empty", cache_dir=cache)
+    df, prov = loader.load("qqp", mirror=tmp_path / "empty", cache_dir=cache)
     assert prov["source"] == "url" and prov["downloads"] == {z.as_uri(): _sha(z)}
     assert len(df) == 6 and prov["skipped_rows"] == 1
     assert (cache / "qqp" / "QQP-clean.zip").is_file()
@@ -396,7 +399,7 @@ def test_download_from_file_url_and_cache(tmp_path, monkeypatch, fixture_registr
     pd.testing.assert_frame_equal(df, ref)
     # second time: served from the cache, no download needed
     z.unlink()
-    df2, prov2 = data.load("qqp", cache_dir=cache, allow_download=False)
+    df2, prov2 = loader.load("qqp", cache_dir=cache, allow_download=False)
     assert prov2["source"] == "url"
     pd.testing.assert_frame_equal(df, df2)
 
@@ -406,8 +409,8 @@ def test_download_official_amazon_tarball(tmp_path, monkeypatch, caplog):
     import io
     import tarfile
 
-    monkeypatch.setattr(data, "_fetch_url", REAL_FETCH)
-    monkeypatch.setattr(data, "EMBEDDED_DIR", tmp_path / "no-embedded")
+    monkeypatch.setattr(sources, "_fetch_url", REAL_FETCH)
+    monkeypatch.setattr(sources, "EMBEDDED_DIR", tmp_path / "no-embedded")
     up = tmp_path / "upstream" / "domain_sentiment_data.tar.gz"
     up.parent.mkdir()
     with tarfile.open(up, "w:gz") as tar:
@@ -417,13 +420,13 @@ def test_download_official_amazon_tarball(tmp_path, monkeypatch, caplog):
             ti = tarfile.TarInfo(f"sorted_data_acl/{rel}")
             ti.size = len(payload)
             tar.addfile(ti, io.BytesIO(payload))
-    spec = data.REGISTRY["books"]
+    spec = registry.REGISTRY["books"]
     dl = dataclasses.replace(spec.downloads[0], url=up.as_uri())
-    monkeypatch.setitem(data.REGISTRY, "books", dataclasses.replace(spec, downloads=(dl,)))
+    monkeypatch.setitem(registry.REGISTRY, "books", dataclasses.replace(spec, downloads=(dl,)))
     with caplog.at_level("WARNING", logger="tsns.data"):
         # the tar members are the fixture cuts, not the mirror files: checksums of members
         # are not enforced for downloads (the archive is the trust anchor, unknown here)
-        df, prov = data.load("books", cache_dir=tmp_path / "cache")
+        df, prov = loader.load("books", cache_dir=tmp_path / "cache")
     assert prov["source"] == "url" and len(df) == 8
     assert prov["downloads"] == {up.as_uri(): _sha(up)}
     assert "no published sha256" in caplog.text
@@ -433,20 +436,20 @@ def test_mirror_accepts_official_imdb_archive_name(tmp_path):
     (tmp_path / "imdb").mkdir()
     (tmp_path / "imdb" / "aclImdb_v1.tar.gz").write_bytes((FIX / "imdb/aclImdb_v1_labeled.tar.gz").read_bytes())
     with pytest.raises(ChecksumError):  # neither the mirror's nor the official checksum
-        data.load("imdb", mirror=tmp_path, allow_download=False)
-    df, prov = data.load("imdb", mirror=tmp_path, allow_download=False, verify=False)
+        loader.load("imdb", mirror=tmp_path, allow_download=False)
+    df, prov = loader.load("imdb", mirror=tmp_path, allow_download=False, verify=False)
     assert len(df) == 8 and prov["source"] == "mirror"
 
 
 def test_download_checksum_mismatch_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_fetch_url", REAL_FETCH)
+    monkeypatch.setattr(sources, "_fetch_url", REAL_FETCH)
     z = _zip_fixture(tmp_path, {"QQP/train.tsv": FIX / "glue/QQP/train.tsv", "QQP/dev.tsv": FIX / "glue/QQP/dev.tsv"})
-    spec = data.REGISTRY["qqp"]
+    spec = registry.REGISTRY["qqp"]
     dl = dataclasses.replace(spec.downloads[0], url=z.as_uri())  # official sha256 kept
-    monkeypatch.setitem(data.REGISTRY, "qqp", dataclasses.replace(spec, downloads=(dl,)))
+    monkeypatch.setitem(registry.REGISTRY, "qqp", dataclasses.replace(spec, downloads=(dl,)))
     cache = tmp_path / "cache"
     with pytest.raises(ChecksumError) as ei:
-        data.load("qqp", cache_dir=cache)
+        loader.load("qqp", cache_dir=cache)
     msg = _one_line(ei.value)
     assert spec.downloads[0].sha256 in msg and _sha(z) in msg
     assert not list(cache.rglob("*")) or all(p.is_dir() for p in cache.rglob("*"))
@@ -460,17 +463,17 @@ def test_fetch_url_failure_leaves_no_partial_file(tmp_path):
 
 
 def test_fetch_url_uses_timeout_and_reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_fetch_url", REAL_FETCH)
+    monkeypatch.setattr(sources, "_fetch_url", REAL_FETCH)
     seen = {}
 
     def fake_urlopen(req, timeout):
         seen["timeout"] = timeout
         raise urllib.error.URLError("timed out")
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(sources.urllib.request, "urlopen", fake_urlopen)
     with pytest.raises(DataUnavailableError) as ei:
-        data.load("qqp", mirror=tmp_path, cache_dir=tmp_path / "cache")
-    assert seen["timeout"] == data.DOWNLOAD_TIMEOUT_S
+        loader.load("qqp", mirror=tmp_path, cache_dir=tmp_path / "cache")
+    assert seen["timeout"] == dspec.DOWNLOAD_TIMEOUT_S
     assert "timed out" in _one_line(ei.value)
     assert not list((tmp_path / "cache").rglob("*.part"))
 
@@ -484,31 +487,31 @@ def table(fixture_registry):
 def test_save_read_round_trip(tmp_path, table):
     df, prov = table
     path = tmp_path / "deep" / "er" / "mrpc.parquet"
-    data.save_table(df, path, prov)
+    dtable.save_table(df, path, prov)
     meta = json.loads(path.with_suffix(".json").read_text())
-    assert meta["table_sha256"] == data.table_sha256(df) and meta["dataset"] == "mrpc"
+    assert meta["table_sha256"] == dtable.table_sha256(df) and meta["dataset"] == "mrpc"
     assert meta["table_n_rows"] == len(df) and meta["files"] == prov["files"]
-    back = data.read_table(path)
-    assert list(back.columns) == list(data.COLUMNS)
+    back = dtable.read_table(path)
+    assert list(back.columns) == list(dspec.COLUMNS)
     assert back["label"].dtype == np.int64
     assert back["id"].tolist() == df["id"].tolist() and back["text_b"].tolist() == df["text_b"].tolist()
-    assert data.table_sha256(back) == meta["table_sha256"]
+    assert dtable.table_sha256(back) == meta["table_sha256"]
     assert sorted(p.name for p in path.parent.iterdir()) == ["mrpc.json", "mrpc.parquet"]
 
 
 def test_round_trip_single_text_keeps_null_text_b(tmp_path, fixture_registry):
     df, prov = _load_fix("sst2")
     path = tmp_path / "sst2.parquet"
-    data.save_table(df, path, prov)
-    back = data.read_table(path)
+    dtable.save_table(df, path, prov)
+    back = dtable.read_table(path)
     assert back["text_b"].isna().all()
-    assert data.table_sha256(back) == data.table_sha256(df)
+    assert dtable.table_sha256(back) == dtable.table_sha256(df)
 
 
 def test_save_is_atomic_on_failure(tmp_path, table, monkeypatch):
     df, prov = table
     path = tmp_path / "out" / "mrpc.parquet"
-    data.save_table(df, path, prov)
+    dtable.save_table(df, path, prov)
     before = (path.read_bytes(), path.with_suffix(".json").read_bytes())
 
     def broken(self, target, *a, **k):
@@ -517,9 +520,9 @@ def test_save_is_atomic_on_failure(tmp_path, table, monkeypatch):
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
     with pytest.raises(OSError):
-        data.save_table(df.iloc[:3], path, prov)
+        dtable.save_table(df.iloc[:3], path, prov)
     with pytest.raises(OSError):
-        data.save_table(df, tmp_path / "fresh" / "t.parquet", prov)
+        dtable.save_table(df, tmp_path / "fresh" / "t.parquet", prov)
     # the old table is untouched, the new one does not exist, no temporary file is left
     assert (path.read_bytes(), path.with_suffix(".json").read_bytes()) == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["mrpc.json", "mrpc.parquet"]
@@ -529,7 +532,7 @@ def test_save_is_atomic_on_failure(tmp_path, table, monkeypatch):
 def test_save_is_atomic_when_sidecar_move_fails(tmp_path, table, monkeypatch):
     df, prov = table
     path = tmp_path / "t.parquet"
-    real_replace = data.os.replace
+    real_replace = dtable.os.replace
 
     def replace(src, dst):
         if str(dst).endswith(".json"):
@@ -537,43 +540,43 @@ def test_save_is_atomic_when_sidecar_move_fails(tmp_path, table, monkeypatch):
         real_replace(src, dst)
 
     with monkeypatch.context() as m:
-        m.setattr(data.os, "replace", replace)
+        m.setattr(dtable.os, "replace", replace)
         with pytest.raises(OSError):
-            data.save_table(df, path, prov)
+            dtable.save_table(df, path, prov)
     # parquet moved, sidecar not: read_table refuses the half-written pair
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
     with pytest.raises(DataUnavailableError):
-        data.read_table(path)
+        dtable.read_table(path)
 
 
 def test_read_table_detects_tampering(tmp_path, table):
     df, prov = table
     path = tmp_path / "mrpc.parquet"
-    data.save_table(df, path, prov)
+    dtable.save_table(df, path, prov)
     tampered = df.copy()
     tampered.loc[0, "text_a"] = "changed"
     tampered.to_parquet(path, index=False)
     with pytest.raises(ChecksumError) as ei:
-        data.read_table(path)
+        dtable.read_table(path)
     assert "dvc repro download" in _one_line(ei.value)
     # flipped label
-    data.save_table(df, path, prov)
+    dtable.save_table(df, path, prov)
     flipped = df.copy()
     flipped.loc[0, "label"] = 1 - flipped.loc[0, "label"]
     flipped.to_parquet(path, index=False)
     with pytest.raises(ChecksumError):
-        data.read_table(path)
+        dtable.read_table(path)
     # edited sidecar
-    data.save_table(df, path, prov)
+    dtable.save_table(df, path, prov)
     meta = json.loads(path.with_suffix(".json").read_text())
     meta["table_sha256"] = "0" * 64
     path.with_suffix(".json").write_text(json.dumps(meta))
     with pytest.raises(ChecksumError):
-        data.read_table(path)
+        dtable.read_table(path)
     # corrupt parquet
     path.write_bytes(b"not parquet")
     with pytest.raises(ChecksumError):
-        data.read_table(path)
+        dtable.read_table(path)
 
 
 def _write_raw(path: Path, df: pd.DataFrame) -> None:
@@ -596,47 +599,47 @@ def test_read_table_schema_errors(tmp_path, table, mutate, needle):
     path = tmp_path / "bad.parquet"
     _write_raw(path, mutate(df))
     with pytest.raises(TSNSError) as ei:
-        data.read_table(path)
+        dtable.read_table(path)
     msg = _one_line(ei.value)
     assert needle in msg and "dvc repro download" in msg
     with pytest.raises(TSNSError):
-        data.save_table(mutate(df), tmp_path / "refused.parquet", prov)
+        dtable.save_table(mutate(df), tmp_path / "refused.parquet", prov)
     assert not (tmp_path / "refused.parquet").exists()
 
 
 def test_read_table_missing_files(tmp_path, table):
     with pytest.raises(DataUnavailableError):
-        data.read_table(tmp_path / "nope.parquet")
+        dtable.read_table(tmp_path / "nope.parquet")
     df, _ = table
     df.to_parquet(tmp_path / "nosidecar.parquet", index=False)
     with pytest.raises(DataUnavailableError) as ei:
-        data.read_table(tmp_path / "nosidecar.parquet")
+        dtable.read_table(tmp_path / "nosidecar.parquet")
     assert "dvc repro download" in _one_line(ei.value)
 
 
 def test_table_sha256_canonical(table):
     df, _ = table
-    h = data.table_sha256(df)
+    h = dtable.table_sha256(df)
     assert re.fullmatch(r"[0-9a-f]{64}", h)
     as_string = df.astype({"id": "string", "text_a": "string", "split": "string"})
-    assert data.table_sha256(as_string) == h
-    assert data.table_sha256(df.assign(label=df["label"].astype("int32"))) == h
-    assert data.table_sha256(df.iloc[::-1]) != h
+    assert dtable.table_sha256(as_string) == h
+    assert dtable.table_sha256(df.assign(label=df["label"].astype("int32"))) == h
+    assert dtable.table_sha256(df.iloc[::-1]) != h
     changed = df.copy()
     changed.loc[3, "text_b"] = changed.loc[3, "text_b"] + " "
-    assert data.table_sha256(changed) != h
+    assert dtable.table_sha256(changed) != h
     single = df.assign(text_b=None)
-    assert data.table_sha256(single) == data.table_sha256(df.assign(text_b=np.nan))
+    assert dtable.table_sha256(single) == dtable.table_sha256(df.assign(text_b=np.nan))
 
 
 def test_validate_labels():
     ok = pd.DataFrame({"label": [0, 1, 1]})
-    data.validate_labels(ok, "x")
+    dtable.validate_labels(ok, "x")
     with pytest.raises(DataUnavailableError) as ei:
-        data.validate_labels(ok.iloc[:0], "books")
+        dtable.validate_labels(ok.iloc[:0], "books")
     assert "'books'" in _one_line(ei.value)
     with pytest.raises(TSNSError) as ei:
-        data.validate_labels(pd.DataFrame({"label": [1, 1]}), "rte")
+        dtable.validate_labels(pd.DataFrame({"label": [1, 1]}), "rte")
     msg = _one_line(ei.value)
     assert "'rte'" in msg and "single class" in msg
 
@@ -648,19 +651,19 @@ def test_load_rejects_single_class_source(tmp_path):
     (folder / "train.tsv").write_text(rows)
     (folder / "dev.tsv").write_text(rows.replace("0\t", "1\t", 1))
     with pytest.raises(TSNSError) as ei:
-        data.load("rte", mirror=tmp_path, allow_download=False, verify=False)
+        loader.load("rte", mirror=tmp_path, allow_download=False, verify=False)
     assert "single class" in _one_line(ei.value)
 
 
 # ------------------------------------------------------------- real data
 @pytest.mark.parametrize("name", ["books", "dvd", "electronics", "kitchen"])
 def test_embedded_amazon_archive(name):
-    df, prov = data.load(name, mirror=None, allow_download=False)
+    df, prov = loader.load(name, mirror=None, allow_download=False)
     assert prov["source"] == "embedded" and prov["verified"] is True
     assert prov["origin"].endswith("amazon_sorted_data_acl.tar.xz")
     assert _counts(df) == {("train", 0): 1000, ("train", 1): 1000}
     assert prov["skipped_rows"] == 0 and df["id"].is_unique
-    assert set(prov["files"]) == {fs.path for fs in data.REGISTRY[name].files}
+    assert set(prov["files"]) == {fs.path for fs in registry.REGISTRY[name].files}
 
 
 EXPECTED = {
@@ -693,7 +696,7 @@ EXPECTED = {
 @needs_mirror
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_real_mirror_counts(name):
-    df, prov = data.load(name, mirror=MIRROR, allow_download=False)
+    df, prov = loader.load(name, mirror=MIRROR, allow_download=False)
     assert prov["source"] == "mirror" and prov["verified"] is True
     assert _counts(df) == EXPECTED[name]
     assert prov["skipped_rows"] == 0 and df["id"].is_unique
@@ -714,5 +717,5 @@ def test_real_mirror_counts(name):
 def test_real_mirror_mnli_qqp_unavailable(tmp_path):
     for name in ("mnli", "qqp"):
         with pytest.raises(DataUnavailableError) as ei:
-            data.load(name, mirror=MIRROR, cache_dir=tmp_path, allow_download=False)
+            loader.load(name, mirror=MIRROR, cache_dir=tmp_path, allow_download=False)
         assert f"glue/{name.upper()}/" in _one_line(ei.value)

@@ -109,7 +109,7 @@ def test_nli_tables(slice_repo):
 
 
 def test_transferability_and_baselines(slice_repo):
-    """Issue 6's stages: correlation and ranking tables, the figure, the representation and truncation tables."""
+    """The transferability and baselines stages: correlation and ranking tables, the figure, the representation and truncation tables."""
     root, _, first = slice_repo
     for stage in ("extract_variant@books-mean", "extract_variant@dvd-mean", "transferability", "baselines"):
         assert f"Running stage '{stage}'" in first.stdout
@@ -152,14 +152,20 @@ def test_changing_J_reruns_only_its_dependents(slice_repo):
 
 
 def test_bad_param_fails_with_one_line_and_no_output(slice_repo):
+    """The stage runner validates the whole params.yaml before it touches any output."""
     root, env, _ = slice_repo
-    bad = (root / "params.yaml").read_text().replace("beta: 0.7", "beta: 1.5")
-    (root / "bad_params.yaml").write_text(bad)
+    good = (root / "params.yaml").read_text()
     out = root / "reports/notebooks/should_not_exist.ipynb"
-    p = run([sys.executable, "-m", "tsns.notebook", "notebooks/03_importance.ipynb", str(out), "-p", "dataset",
-              "books", "-P", "importance.beta", "--params-file", "bad_params.yaml"], root, env, check=False)
+    try:
+        (root / "params.yaml").write_text(good.replace("beta: 0.7", "beta: 1.5", 1))
+        p = run([sys.executable, "-m", "tsns.notebook", "notebooks/03_importance.ipynb", str(out), "-p", "dataset",
+                 "books"], root, env, check=False)
+    finally:
+        (root / "params.yaml").write_text(good)
     assert p.returncode == 1
-    assert p.stderr.strip().splitlines() == ["error: importance.beta=1.5 is invalid: it must be a number in (0, 1]"]
+    assert p.stderr.strip().splitlines() == [
+        "error: importance.beta=1.5 must be a number in (0, 1]: fix importance.beta in params.yaml "
+        "(or pass `dvc exp run -S importance.beta=...`)"]
     assert not out.exists()
 
 

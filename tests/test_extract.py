@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 
 from tsns.errors import ActivationFileError, ConfigError, ModelUnavailableError
-from tsns.extract import ExtractConfig, extract_activations, load_activations, load_model, tokenize
+from conftest import extract_config as ExtractConfig
+from tsns.encoder.activations import load_activations
+from tsns.encoder.extract import extract_activations
+from tsns.encoder.model import load_model
+from tsns.encoder.tokenize import tokenize
 
 
 def _df(n=12, pair=False):
@@ -21,9 +25,9 @@ def _df(n=12, pair=False):
 
 
 def test_shape_dtype_and_sidecar(tiny_bert, tmp_path):
-    cfg = ExtractConfig(model=tiny_bert, max_length=32, batch_size=4, chunk_size=5)
+    cfg = ExtractConfig(model=tiny_bert, max_length=32, batch_size=4)
     side = extract_activations(_df(), tmp_path / "a.npy", cfg, dataset="t", dataset_sha256="abc",
-                               show_progress=False)
+                               show_progress=False, chunk_size=5)
     X, meta = load_activations(tmp_path / "a.npy", expect={"model": tiny_bert, "dataset_sha256": "abc"})
     assert X.shape == (12, 3, 32) and X.dtype == np.float16  # 2 blocks + embeddings
     assert meta["layers"] == ["embeddings", "layer_1", "layer_2"]
@@ -77,12 +81,12 @@ def test_pairs_use_the_model_pair_input(tiny_bert):
 
 
 def test_resume_after_interruption(tiny_bert, tmp_path, monkeypatch):
-    import tsns.extract as E
+    import tsns.encoder.extract as E
 
     df = _df(12)
-    cfg = ExtractConfig(model=tiny_bert, max_length=32, chunk_size=4)
+    cfg = ExtractConfig(model=tiny_bert, max_length=32)
     ref_side = extract_activations(df, tmp_path / "ref.npy", cfg, dataset="t", dataset_sha256="a",
-                                   show_progress=False)
+                                   show_progress=False, chunk_size=4)
     calls = {"n": 0}
     orig = E.encode
 
@@ -95,7 +99,7 @@ def test_resume_after_interruption(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.setattr(E, "encode", crash_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         extract_activations(df, tmp_path / "b.npy", cfg, dataset="t", dataset_sha256="a",
-                            partial_dir=tmp_path / "part", show_progress=False)
+                            partial_dir=tmp_path / "part", show_progress=False, chunk_size=4)
     assert not (tmp_path / "b.npy").exists() and not (tmp_path / "b.json").exists()
     assert (tmp_path / "part" / "chunk_00000.npy").exists()
     monkeypatch.setattr(E, "encode", orig)
@@ -103,7 +107,7 @@ def test_resume_after_interruption(tiny_bert, tmp_path, monkeypatch):
     done = []
     monkeypatch.setattr(E, "encode", lambda *a, **k: done.append(1) or orig(*a, **k))
     side = extract_activations(df, tmp_path / "b.npy", cfg, dataset="t", dataset_sha256="a",
-                               partial_dir=tmp_path / "part", show_progress=False)
+                               partial_dir=tmp_path / "part", show_progress=False, chunk_size=4)
     assert len(done) == 2  # chunk 0 reused, chunks 1 and 2 computed
     assert side.array_sha256 == ref_side.array_sha256
 

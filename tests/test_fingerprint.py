@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tsns.errors import ConfigError
-from tsns.fingerprint import fingerprint, fingerprint_table
+from tsns.method.fingerprint import fingerprint, fingerprint_table
 
 
 def test_fingerprint_hand_computed():

@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 
 from tsns.errors import ConfigError, TSNSError
-from tsns.importance import (METHODS, ForestParams, aggregate, check_fraction, compute_backend, importance_matrix,
-                             jaccard, order, ranking, ranks, sample_indices, top_k)
+from tsns.method.learners import LearnerParams as ForestParams
+from tsns.method.parallel import compute_backend
+from tsns.method.single import aggregate, importance_matrix, jaccard, order, ranking, ranks, sample_indices, top_k
+from tsns.method.validation import PARAMS, check
+
+METHODS = PARAMS["method"].options
 
 # q for J=2 samples, N=3 neurons, hand-worked below
 Q = np.array([[0.2, 0.5, 0.3],
@@ -64,8 +68,8 @@ def test_k_larger_than_n_names_the_fix():
 
 @pytest.mark.parametrize("beta", [0.0, -0.1, 1.5, "0.5"])
 def test_beta_outside_unit_interval(beta):
-    with pytest.raises(ConfigError, match="fraction in \\(0, 1\\]"):
-        check_fraction(beta, "importance.beta")
+    with pytest.raises(ConfigError, match=r"importance.beta=.* must be a number in \(0, 1\]"):
+        check("beta", beta, where="importance.beta")
 
 
 def test_beta_one_is_allowed(planted):
@@ -195,7 +199,7 @@ def test_dask_local_cluster_gives_the_same_q(planted):
 
 
 def test_backend_errors_name_the_fix():
-    with pytest.raises(ConfigError, match="use one of loky, threading, dask"):
+    with pytest.raises(ConfigError, match="must be one of loky, threading, dask"):
         with compute_backend("ray"):
             pass
     with pytest.raises(ConfigError, match="only used with importance.backend=dask"):

@@ -7,12 +7,16 @@ import inspect
 import numpy as np
 import pytest
 
-from tsns import meta
+from tsns.method import multi as meta
+from tsns.method import qcache as qc
 from tsns.errors import ConfigError, TargetLeakError, TSNSError
-from tsns.importance import ForestParams, aggregate, importance_matrix, top_k
-from tsns.meta import (QCache, check_target_not_in_sources, learn, meta_importance, multitsns, pairings)
-from tsns.transfer import HeldOutTarget, LabelledSource, check_no_leak, transfer_accuracy
-from tsns.waterfill import waterfill
+from tsns.method.learners import LearnerParams as ForestParams
+from tsns.method.single import aggregate, importance_matrix, top_k
+from tsns.method.qcache import QCache
+from tsns.store.qcache import DiskQCache
+from tsns.method.multi import (check_target_not_in_sources, learn, meta_importance, multitsns, pairings)
+from tsns.method.transfer import HeldOutTarget, LabelledSource, check_no_leak, transfer_accuracy
+from tsns.method.waterfill import waterfill
 
 N = 30
 FAST = dict(J=3, beta=0.7, gamma=0.5, params=ForestParams(n_estimators=10))
@@ -45,7 +49,7 @@ def ref(sources):
 
 @pytest.fixture
 def count_q(monkeypatch):
-    """Count the calls of the (real) importance learner inside tsns.meta."""
+    """Count the calls of the (real) importance learner inside tsns.method.multi."""
     calls = []
 
     def counting(*args, **kw):
@@ -83,7 +87,7 @@ def test_pairings_are_disjoint_and_cover_every_source(scheme):
 def test_pairings_errors():
     with pytest.raises(ConfigError, match="at least 2 sources, got 1"):
         pairings(["a"])
-    with pytest.raises(ConfigError, match="unknown: use one of leave_one_out"):
+    with pytest.raises(ConfigError, match="must be one of leave_one_out"):
         pairings(["a", "b"], "round_robin")
     with pytest.raises(ConfigError, match="names a more than once"):
         pairings(["a", "b", "a"])
@@ -294,24 +298,24 @@ def test_learners_sharing_training_sources_compute_q_once(sources, count_q):
 
 
 def test_folder_cache_second_call_loads(sources, count_q, tmp_path):
-    first = learn(sources, ["a", "b"], ["c"], K=5, cache=QCache(tmp_path), **FAST)
+    first = learn(sources, ["a", "b"], ["c"], K=5, cache=DiskQCache(tmp_path), **FAST)
     assert len(count_q) == 1 and not first.q_cached
     assert (tmp_path / f"{first.q_key}.npy").exists() and (tmp_path / f"{first.q_key}.json").exists()
     assert not list(tmp_path.glob("*.tmp"))  # atomic: no leftovers
-    cache = QCache(tmp_path)  # a fresh process: nothing in memory
+    cache = DiskQCache(tmp_path)  # a fresh process: nothing in memory
     second = learn(sources, ["b", "a"], ["c"], K=5, cache=cache, **FAST)
     assert len(count_q) == 1 and second.q_cached and cache.hits == 1
     np.testing.assert_array_equal(first.q, second.q)
     np.testing.assert_array_equal(first.m, second.m)
-    # a path works as cache too; tuning sources and tuning settings do not enter the key
-    third = learn(sources, ["a", "b"], ["c"], K=3, cache=str(tmp_path), alpha_grid=(0.0, 1.0), **FAST)
+    # tuning sources and tuning settings do not enter the key
+    third = learn(sources, ["a", "b"], ["c"], K=3, cache=DiskQCache(tmp_path), alpha_grid=(0.0, 1.0), **FAST)
     assert len(count_q) == 1 and third.q_cached
 
 
 def test_multitsns_reuses_q_across_runs(sources, count_q, tmp_path):
-    multitsns(sources, K=5, cache=tmp_path, **FAST)
+    multitsns(sources, K=5, cache=DiskQCache(tmp_path), **FAST)
     assert len(count_q) == 3
-    again = multitsns(sources, K=4, gamma=0.2, cache=tmp_path, J=FAST["J"], beta=FAST["beta"],
+    again = multitsns(sources, K=4, gamma=0.2, cache=DiskQCache(tmp_path), J=FAST["J"], beta=FAST["beta"],
                       params=FAST["params"])
     assert len(count_q) == 3 and all(d.q_cached for d in again.details)
 
@@ -323,7 +327,7 @@ def test_in_memory_learn_without_cache_computes(sources, count_q):
 
 
 def test_every_q_input_changes_the_key(sources):
-    fp = {n: meta._data_fingerprint(sources[n]) for n in ("a", "b")}
+    fp = {n: qc.data_fingerprint(sources[n]) for n in ("a", "b")}
     base = dict(train={"a": "sha-a", "b": "sha-b"}, allocation={"a": 150, "b": 200}, J=3, beta=0.7,
                 params=ForestParams(n_estimators=10), random_state=0, data=fp)
     k0 = QCache.key(**base)
@@ -335,7 +339,7 @@ def test_every_q_input_changes_the_key(sources):
         dict(allocation={"a": 150, "b": 199}),
         dict(allocation=None),
         dict(J=4), dict(beta=0.5), dict(random_state=1),
-        dict(data={**fp, "b": meta._data_fingerprint(_source("b", 99))}),
+        dict(data={**fp, "b": qc.data_fingerprint(_source("b", 99))}),
     ]
     for field_ in dataclasses.fields(ForestParams):
         other = {"method": "extra_trees", "n_estimators": 11, "max_depth": 7, "max_features": 0.5,
@@ -428,7 +432,7 @@ def test_learner_input_errors(sources):
         learn(sources, "a", ["b"], **kw)
     with pytest.raises(ConfigError, match="alpha_grid"):
         learn(sources, ["a"], ["b"], alpha_grid=(0.5, 1.5), **kw)
-    with pytest.raises(ConfigError, match="repeats"):
+    with pytest.raises(ConfigError, match="each once"):
         learn(sources, ["a"], ["b"], alpha_grid=(0.5, 0.5), **kw)
     with pytest.raises(ConfigError, match="L="):
         learn(sources, ["a"], ["b"], L=0, **kw)

@@ -9,22 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import make_params
+
 from tsns.errors import ConfigError
-from tsns.mft import (
-    AMAZON_SPLIT,
-    MetaLearner,
-    class_prototypes,
-    corrupt_domains,
-    evaluate,
-    fine_tune,
-    meta_fine_tune,
-    sdc_loss,
-    split_domain,
-    tlc_loss,
-    typicality,
-    typicality_cases,
-    typicality_multi,
-)
+from tsns.mft.meta import meta_fine_tune
+from tsns.mft.model import MetaLearner, corrupt_domains, sdc_loss, tlc_loss
+from tsns.mft.split import AMAZON_SPLIT, split_domain
+from tsns.mft.train import evaluate, fine_tune
+from tsns.mft.typicality import class_prototypes, typicality, typicality_cases, typicality_multi
 
 R2 = math.sqrt(2) / 2  # cos 45 degrees
 
@@ -155,7 +147,9 @@ def test_sdc_loss_is_layer_average_and_decreases(tiny_bert):
     import torch
     import torch.nn.functional as F
 
-    from tsns.extract import _pad_batch, load_model, tokenize
+    from tsns.encoder.model import load_model
+    from tsns.encoder.tokenize import pad_batch as _pad_batch
+    from tsns.encoder.tokenize import tokenize
 
     torch.manual_seed(0)
     logits = torch.randn(2, 5, 3)
@@ -270,26 +264,26 @@ def test_split_domain_proportions_and_determinism():
 
 # ----------------------------------------------------------------------------- stage `mft`
 def _fake_root(root, n=24):
-    """Processed tables of two Amazon domains (n short reviews each) written with tsns.data.save_table."""
-    from tsns import data as D
+    """Processed tables of two Amazon domains (n short reviews each) written with tsns.datasets.table.save_table."""
+    from tsns.datasets.table import save_table
 
     df = _texts(2 * n, seed=3)
     for dom in ("books", "kitchen"):
         part = df[df.domain == dom].assign(id=lambda x: dom + ":" + x["id"])
-        D.save_table(part, root / "data/processed" / f"{dom}.parquet", {"source": "synthetic"})
+        save_table(part, root / "data/processed" / f"{dom}.parquet", {"source": "synthetic"})
     return root
 
 
 def test_run_stage_writes_tables_and_resumes_without_training(tiny_bert, tmp_path, monkeypatch, caplog):
-    import tsns.mft as M
-    from tsns import paper
+    import tsns.stages.mft as M
+    from tsns.reference import wang2020
 
     root = _fake_root(tmp_path / "root")
-    kw = {"seeds": [0], "variants": list(M.METHODS), "layers": [1, 2], "lam": 0.1, "alpha": 0.5, "n_prototypes": 1,
-          "epochs": 1, "finetune_epochs": 1, "lr": 1e-4, "batch_size": 16, "max_length": 16, "train_rows": 8,
-          "model": tiny_bert, "device": "cpu", "precision": "fp32", "root": root, "out": tmp_path / "out",
-          "show_progress": False}
-    res = M.run(["books", "kitchen"], **kw)
+    mft = {"domains": ["books", "kitchen"], "seeds": [0], "variants": list(M.METHODS), "layers": [1, 2], "lam": 0.1,
+           "alpha": 0.5, "n_prototypes": 1, "epochs": 1, "finetune_epochs": 1, "lr": 1e-4, "batch_size": 16,
+           "max_length": 16, "train_rows": 8, "model": tiny_bert, "device": "cpu", "precision": "fp32"}
+    kw = {"params": make_params({f"mft.{k}": v for k, v in mft.items()}), "root": root, "show_progress": False}
+    res = M.run(**kw)
     assert res["n_fits"] == 2 + 1 + 3 * 3  # S: 2 domains; Mix: 1; each MFT variant: meta + 2 domains
     long = res["long"]
     assert len(long) == 5 * 2 and long["accuracy"].between(0, 1).all()
@@ -297,12 +291,12 @@ def test_run_stage_writes_tables_and_resumes_without_training(tiny_bert, tmp_pat
     for m in M.METHODS:
         assert set(res["metrics"][m]) == {"books", "kitchen", "average"}
         assert all(0 <= v <= 1 for v in res["metrics"][m].values())
-    tables = tmp_path / "out/reports/tables"
+    tables = root / "reports/tables"
     md = (tables / "mft.md").read_text()
     for m in M.METHODS:
-        assert M.METHOD_LABEL[m] in md and f"{paper.MFT_TABLE3[m]['B']:.1f}" in md
+        assert M.METHOD_LABEL[m] in md and f"{wang2020.TABLE3[m]['B']:.1f}" in md
     assert (tables / "mft.csv").exists()
-    doc = json.loads((tmp_path / "out/reports/metrics_mft.json").read_text())
+    doc = json.loads((root / "reports/metrics_mft.json").read_text())
     assert doc == res["metrics"]
     typ = (tables / "mft_typicality.md").read_text()
     assert "| low | Books |" in typ and "| high | Kitchen |" in typ
@@ -316,7 +310,7 @@ def test_run_stage_writes_tables_and_resumes_without_training(tiny_bert, tmp_pat
     # an interrupted run: one per-domain fine-tune is missing, the meta checkpoint is complete
     (ck / "mft_tw" / "seed0" / "kitchen.json").unlink()
     caplog.set_level(logging.INFO, logger="tsns.mft")
-    resumed = M.run(["books", "kitchen"], **kw)
+    resumed = M.run(**kw)
     assert resumed["n_fits"] == 2 and "already holds 1 complete epoch" in caplog.text
     assert resumed["metrics"] == res["metrics"]  # seeded: the same accuracy again
 
@@ -325,30 +319,29 @@ def test_run_stage_writes_tables_and_resumes_without_training(tiny_bert, tmp_pat
 
     monkeypatch.setattr(M, "fine_tune", no_training)
     monkeypatch.setattr(M, "meta_fine_tune", no_training)
-    monkeypatch.setattr(M, "_last_layer_mean", no_training)  # typicality is reused from the MFT checkpoint
-    again = M.run(["books", "kitchen"], **kw)
+    monkeypatch.setattr(M, "last_layer_mean", no_training)  # typicality is reused from the MFT checkpoint
+    again = M.run(**kw)
     assert again["n_fits"] == 0 and again["metrics"] == res["metrics"]
     assert (tables / "mft.md").read_text() == md  # the same table: timings are the recorded ones
 
 
 def test_run_folder_of_other_settings_is_emptied(tmp_path):
-    from tsns.mft import RUN_FILE, _run_folder
+    from tsns.mft.split import RUN_FILE, run_folder
 
     f = tmp_path / "mft" / "seed0"
-    _run_folder(f, {"lam": 0.1})
+    run_folder(f, {"lam": 0.1})
     (f / "books.json").write_text("{}")
-    _run_folder(f, {"lam": 0.1})
+    run_folder(f, {"lam": 0.1})
     assert (f / "books.json").exists()  # same settings: kept
-    _run_folder(f, {"lam": 0.3})
+    run_folder(f, {"lam": 0.3})
     assert not (f / "books.json").exists()
     assert json.loads((f / RUN_FILE).read_text())["identity"] == {"lam": 0.3}
 
 
 def test_run_stage_rejects_bad_settings(tmp_path):
-    from tsns.mft import run
+    from tsns.stages.mft import run
 
-    kw = {"seeds": [0], "layers": [1], "root": tmp_path}
-    with pytest.raises(ConfigError, match="variants"):
-        run(["books", "kitchen"], variants=["bert_s", "adv"], **kw)
-    with pytest.raises(ConfigError, match="domains"):
-        run(["books"], **kw)
+    with pytest.raises(ConfigError, match="mft.variants"):
+        run(params=make_params({"mft.variants": ["bert_s", "adv"]}), root=tmp_path)
+    with pytest.raises(ConfigError, match="mft.domains"):
+        run(params=make_params({"mft.domains": ["books"]}), root=tmp_path)

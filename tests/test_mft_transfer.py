@@ -5,6 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import make_params
+
+from tsns.config.mft import MftConfig
 from tsns.errors import ConfigError, TargetLeakError
 
 DOMAINS = ("books", "dvd", "kitchen")
@@ -14,7 +17,7 @@ TOPIC = {"books": ["plot", "author", "chapter", "novel"], "dvd": ["film", "actor
 
 def _root(root, n=24):
     """Processed tables of three Amazon domains (n short reviews each, two classes)."""
-    from tsns import data as D
+    from tsns.datasets.table import save_table
 
     rng = np.random.default_rng(5)
     pos = ["good", "great", "love", "excellent", "works", "fine", "perfect"]
@@ -26,7 +29,7 @@ def _root(root, n=24):
             words = list(rng.choice(pos if lab else neg, size=3)) + list(rng.choice(TOPIC[dom], size=3))
             rows.append({"id": f"{dom}:r{i}", "text_a": " ".join(rng.permutation(words)), "text_b": None,
                          "label": lab, "split": "train", "domain": dom})
-        D.save_table(pd.DataFrame(rows), root / "data/processed" / f"{dom}.parquet", {"source": "synthetic"})
+        save_table(pd.DataFrame(rows), root / "data/processed" / f"{dom}.parquet", {"source": "synthetic"})
     return root
 
 
@@ -36,28 +39,33 @@ IMP = {"J": 2, "beta": 0.7, "alpha": 1.0, "eps": 1e-6, "scaling": "literal", "me
        "n_estimators": 8, "max_depth": None, "max_features": "sqrt", "n_jobs": 1}
 
 
-def _kw(tiny_bert, root, tmp_path):
-    return {"K": [4, 10], "seeds": [0], "mft": MFT, "importance": IMP, "max_length": 16, "train_rows": 8,
-            "model": tiny_bert, "device": "cpu", "precision": "fp32", "root": root, "out": tmp_path / "out",
-            "show_progress": False}
+def _params(tiny_bert=None, **mft_transfer):
+    changes = {**{f"mft.{k}": v for k, v in MFT.items()}, **{f"importance.{k}": v for k, v in IMP.items()},
+               "mft.train_rows": 8, "mft.device": "cpu", "mft.precision": "fp32",
+               "mft_transfer.K": [4, 10], "mft_transfer.seeds": [0], "mft_transfer.max_length": 16,
+               "mft_transfer.targets": list(DOMAINS)}
+    if tiny_bert:
+        changes["mft.model"] = tiny_bert
+    changes.update({f"mft_transfer.{k}": v for k, v in mft_transfer.items()})
+    return make_params(changes)
 
 
 def test_stage_tables_provenance_and_resume(tiny_bert, tmp_path, monkeypatch):
-    import tsns.mft as M
-    import tsns.mft_transfer as T
+    import tsns.stages.mft_transfer as T
+    from tsns.config.mft import ENCODERS
 
     root = _root(tmp_path / "root")
-    kw = _kw(tiny_bert, root, tmp_path)
-    res = T.run(list(DOMAINS), **kw)
+    kw = {"params": _params(tiny_bert), "root": root, "show_progress": False}
+    res = T.run(**kw)
     long = res["long"]
     # 3 targets x 2 sources x 3 encoders x (last layer, all layers, 2 K)
     assert len(long) == 3 * 2 * 3 * 4 and long.accuracy.between(0, 1).all()
     assert not (long.source == long.target).any()
-    assert set(res["metrics"]) == {f"{e}/{r}" for e in T.ENCODERS
+    assert set(res["metrics"]) == {f"{e}/{r}" for e in ENCODERS
                                    for r in ("last_layer", "all_layers", "singletsns_K4", "singletsns_K10")}
-    md = (tmp_path / "out/reports/tables/mft_transfer.md").read_text()
+    md = (root / "reports/tables/mft_transfer.md").read_text()
     assert "MFT (Full) on the sources" in md and "vs. pre-trained" in md and "Fingerprints" in md
-    assert json.loads((tmp_path / "out/reports/metrics_mft_transfer.json").read_text()) == res["metrics"]
+    assert json.loads((root / "reports/metrics_mft_transfer.json").read_text()) == res["metrics"]
     # fingerprint shares sum to one per selection (3 hidden states of the tiny BERT: emb, 1, 2)
     fp = res["fingerprints"]
     assert np.allclose(fp[["0", "1", "2"]].sum(axis=1), 1.0)
@@ -67,25 +75,26 @@ def test_stage_tables_provenance_and_resume(tiny_bert, tmp_path, monkeypatch):
         for kind in ("bert_mix", "mft"):
             doc = json.loads((root / f"data/mft_transfer/seed0/{target}/{kind}/encoder.json").read_text())
             assert shas[target] not in doc["fit_on"] and len(doc["fit_on"]) == 2
+            assert not doc["path"].startswith("/") and (root / doc["path"]).is_dir()  # relative to the checkout
             assert sorted(doc["sources"]) == sorted(d for d in DOMAINS if d != target)
 
     # a re-run trains, extracts and ranks nothing: the same numbers from the kept encoders and activations
     def no_work(*a, **k):
         raise AssertionError("a finished piece was computed again")
 
-    monkeypatch.setattr(M, "fine_tune", no_work)
-    monkeypatch.setattr(M, "meta_fine_tune", no_work)
-    monkeypatch.setattr("tsns.extract.extract_activations", no_work)
-    monkeypatch.setattr("tsns.importance.ranking", no_work)
-    again = T.run(list(DOMAINS), **kw)
+    monkeypatch.setattr(T, "fine_tune", no_work)
+    monkeypatch.setattr(T, "meta_fine_tune", no_work)
+    monkeypatch.setattr(T, "extract_activations", no_work)
+    monkeypatch.setattr(T, "ranking", no_work)
+    again = T.run(**kw)
     assert again["metrics"] == res["metrics"]
     pd.testing.assert_frame_equal(again["long"], long)
 
 
 def test_encoder_trained_on_the_target_is_refused(tiny_bert, tmp_path):
     """An encoder whose provenance holds the target: transfer refuses it (and its training rows are checked)."""
-    from tsns.mft_transfer import Encoder, check_sources_only, source_encoder
-    from tsns.transfer import HeldOutTarget, LabelledSource, Selection, transfer_accuracy
+    from tsns.method.transfer import HeldOutTarget, LabelledSource, Selection, transfer_accuracy
+    from tsns.stages.mft_transfer import Encoder, check_sources_only, source_encoder
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 6)), np.arange(20) % 2
@@ -99,20 +108,20 @@ def test_encoder_trained_on_the_target_is_refused(tiny_bert, tmp_path):
         check_sources_only(train, ["books", "dvd"])
     with pytest.raises(TargetLeakError):
         source_encoder("bert_mix", train, sources=["books", "dvd"], shas={"books": "a", "dvd": "b"},
-                       model=tiny_bert, folder=tmp_path, mft=MFT, seed=0, device="cpu", precision="fp32")
+                       model=tiny_bert, folder=tmp_path, root=tmp_path, mft=MftConfig.from_params(_params()), seed=0, device="cpu",
+                       precision="fp32")
 
 
 def test_bad_settings(tmp_path):
-    from tsns.mft_transfer import run
+    from tsns.stages.mft_transfer import run
 
-    kw = {"K": [5], "seeds": [0], "mft": MFT, "importance": IMP, "root": tmp_path}
-    with pytest.raises(ConfigError, match="targets"):
-        run(["books"], **kw)
+    with pytest.raises(ConfigError, match="mft_transfer.targets"):
+        run(params=_params(targets=["books"]), root=tmp_path)
     with pytest.raises(ConfigError, match="unknown dataset"):
-        run(["books", "nope"], **kw)
-    with pytest.raises(ConfigError, match="encoders"):
-        run(["books", "dvd", "kitchen"], encoders=["pretrained", "adv"], **kw)
+        run(params=_params(targets=["books", "nope"]), root=tmp_path)
+    with pytest.raises(ConfigError, match="mft_transfer.encoders"):
+        run(params=_params(encoders=["pretrained", "adv"]), root=tmp_path)
     with pytest.raises(ConfigError, match="three or more targets"):
-        run(["books", "dvd"], encoders=["pretrained", "mft"], **kw)
-    with pytest.raises(ConfigError, match="K"):
-        run(["books", "dvd", "kitchen"], **{**kw, "K": []})
+        run(params=_params(targets=["books", "dvd"], encoders=["pretrained", "mft"]), root=tmp_path)
+    with pytest.raises(ConfigError, match="mft_transfer.K"):
+        run(params=_params(K=[]), root=tmp_path)

@@ -141,7 +141,7 @@ def test_benchmark_tables_match_committed_results():
 
 
 def test_transferability_and_baselines_match_committed_metrics():
-    """Issue 6's README tables are the numbers of reports/metrics_transferability.json and metrics_baselines.json."""
+    """The transferability and baselines README tables are the numbers of reports/metrics_transferability.json and metrics_baselines.json."""
     tm = json.loads((REPO / "reports/metrics_transferability.json").read_text())["transferability"]
     rows = _table(README, "| feature | needs target labels? | rho with accuracy [95% CI] | mean within-target rho |")
     assert {k.strip("`") for k in rows} == set(tm["rho_accuracy"])
@@ -167,10 +167,10 @@ def test_transferability_and_baselines_match_committed_metrics():
 
 
 def test_mft_results_match_committed_metrics():
-    """Issue 7's README tables are the numbers of reports/metrics_mft.json (the paper's column is
-    paper.MFT_TABLE3) and of reports/metrics_mft_transfer.json."""
-    from tsns import paper
-    from tsns.mft import METHOD_LABEL, METHODS
+    """The MFT README tables are the numbers of reports/metrics_mft.json (the paper's column is
+    tsns.reference.wang2020.TABLE3) and of reports/metrics_mft_transfer.json."""
+    from tsns.reference import wang2020
+    from tsns.stages.mft import METHOD_LABEL, METHODS
 
     m = json.loads((REPO / "reports/metrics_mft.json").read_text())
     rows = _table(README, "| method | ours: Books / DVD / Electronics / Kitchen |")
@@ -178,7 +178,7 @@ def test_mft_results_match_committed_metrics():
     assert list(rows) == [METHOD_LABEL[k] for k in keys] and len(keys) == len(m)
     for key, cells in zip(keys, rows.values()):
         ours = " / ".join(f"{100 * m[key][d]:.1f}" for d in ("books", "dvd", "electronics", "kitchen"))
-        pap = paper.MFT_TABLE3[key]
+        pap = wang2020.TABLE3[key]
         assert cells == [ours, f"{100 * m[key]['average']:.1f}", " / ".join(f"{pap[L]:.1f}" for L in "BDEK"),
                          f"{pap['Average']:.1f}"], key
     mt = json.loads((REPO / "reports/metrics_mft_transfer.json").read_text())

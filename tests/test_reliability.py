@@ -28,11 +28,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from tsns import data as D
-from tsns import download, layout
+from conftest import extract_config as ExtractConfig
+from conftest import make_params
+
+from tsns.datasets import load as dload
+from tsns.datasets import registry as dregistry
+from tsns.datasets import table as dtable
+from tsns.encoder.activations import load_activations
+from tsns.encoder.extract import extract_activations
 from tsns.errors import ActivationFileError, ConfigError, TSNSError
-from tsns.extract import ExtractConfig, extract_activations, load_activations
 from tsns.io import atomic_savez, atomic_write_json
+from tsns.stages import download
+from tsns.store import load
+from tsns.store.paths import Store
 
 from pipeline_slice import env, make_slice, run
 
@@ -152,7 +160,9 @@ EXTRACT_SCRIPT = r'''
 import json, os, signal, sys, time
 from pathlib import Path
 import pandas as pd
-import tsns.extract as E
+import tsns.encoder.extract as E
+from tsns.config.base import PACKAGE_ROOT, read
+from tsns.config.extract import ExtractConfig
 
 model, table, out, partial = sys.argv[1:5]
 out = Path(out)
@@ -178,9 +188,10 @@ if os.environ.get("TSNS_TEST_DIE_BEFORE_SIDECAR") == "1":
 
     E.atomic_write_json = write
 df = pd.read_parquet(table)
-cfg = E.ExtractConfig(model=model, max_length=32, batch_size=8, chunk_size=10, device="cpu")
+cfg = ExtractConfig.from_params(read(PACKAGE_ROOT / "params.yaml"), model=model, max_length=32, batch_size=8,
+                                device="cpu")
 side = E.extract_activations(df, out, cfg, dataset="t", dataset_sha256="abc", partial_dir=partial,
-                             show_progress=False)
+                             show_progress=False, chunk_size=10)
 print(json.dumps({"encode_calls": len(calls), "array_sha256": side.array_sha256}))
 '''
 
@@ -197,9 +208,9 @@ def test_sigkill_during_extraction_then_resume_gives_the_uninterrupted_result(ti
     df = _texts(60)  # 6 chunks of 10
     table = tmp_path / "t.parquet"
     df.to_parquet(table, index=False)
-    cfg = ExtractConfig(model=tiny_bert, max_length=32, batch_size=8, chunk_size=10, device="cpu")  # the script's
+    cfg = ExtractConfig(model=tiny_bert, max_length=32, batch_size=8, device="cpu")  # the script's
     ref = extract_activations(df, tmp_path / "ref" / "a.npy", cfg, dataset="t", dataset_sha256="abc",
-                              show_progress=False)  # uninterrupted
+                              show_progress=False, chunk_size=10)  # uninterrupted
     script = tmp_path / "extract_script.py"
     script.write_text(EXTRACT_SCRIPT)
     out_dir, partial = tmp_path / "out", tmp_path / "partial"
@@ -257,32 +268,20 @@ if sleep:  # every forest fit (run in this process: n_jobs=1) signals and then s
             time.sleep(sleep)
             return out
         cls.fit = fit
-if os.environ.get("TSNS_TEST_DIE_BEFORE_SIDECAR") == "1":
-    import tsns.io
+import tsns.stages.importance as I
 
-    _write = tsns.io.atomic_write_json
+if os.environ.get("TSNS_TEST_DIE_BEFORE_SIDECAR") == "1":
+    _write = I.atomic_write_json
 
     def write(path, obj):  # SIGKILL between the .npz and its sidecar
         if Path(path).name == "books.json" and Path(path).parent.name == "importance":
             os.kill(os.getpid(), signal.SIGKILL)
         return _write(path, obj)
 
-    tsns.io.atomic_write_json = write
-from tsns.importance import ForestParams, run
-
-params = ForestParams(**kw.pop("params"))
-meta = run("books", params=params, root=root, **kw)
+    I.atomic_write_json = write
+meta = I.run("books", params=kw, root=root)
 print(json.dumps({"npz_sha256": meta["npz_sha256"]}))
 '''
-
-
-def _importance_kwargs(params: dict) -> dict:
-    imp = params["importance"]
-    ext = params["extract"]
-    return {"seeds": params["seeds"], "J": imp["J"], "beta": imp["beta"], "alpha": imp["alpha"],
-            "eps": imp["eps"], "scaling": imp["scaling"], "n_jobs": imp["n_jobs"],
-            "params": {k: imp[k] for k in ("method", "n_estimators", "max_depth", "max_features")},
-            "expect": {k: ext[k] for k in ("model", "pooling", "max_length", "truncation")}}
 
 
 @pytest.mark.e2e
@@ -296,8 +295,8 @@ def test_sigkill_during_importance_then_rerun_gives_the_uninterrupted_result(sli
     assert _sha(root / "data/activations/books.npy") == hashes["data/activations/books.npy"]
     script = tmp_path / "importance_script.py"
     script.write_text(IMPORTANCE_SCRIPT)
-    kw = _importance_kwargs(params)
-    assert kw["n_jobs"] == 1 and len(kw["seeds"]) * kw["J"] >= 4  # in-process fits, several of them
+    kw = params
+    assert kw["importance"]["n_jobs"] == 1 and len(kw["seeds"]) * kw["importance"]["J"] >= 4  # in-process fits
     args = [root, json.dumps(kw)]
     npz = root / "data/importance/books.npz"
     mark = tmp_path / "fitted"
@@ -309,7 +308,7 @@ def test_sigkill_during_importance_then_rerun_gives_the_uninterrupted_result(sli
     assert not npz.exists() and not npz.with_suffix(".json").exists()
     assert not imp_dir.exists() or not _temps(imp_dir, "books.npz") + _temps(imp_dir, "books.json")
     with pytest.raises(TSNSError, match=r"missing.*dvc repro importance@books"):
-        layout.load_importance("books", root=root)
+        load.importance(Store(root), "books")
 
     # 2. killed between the .npz and its sidecar: the pair is refused, not half-read
     p = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=tmp_path, capture_output=True,
@@ -317,12 +316,12 @@ def test_sigkill_during_importance_then_rerun_gives_the_uninterrupted_result(sli
     assert p.returncode == -signal.SIGKILL, p.stderr[-3000:]
     assert npz.exists() and not npz.with_suffix(".json").exists()
     with pytest.raises(TSNSError, match=r"missing.*dvc repro importance@books"):
-        layout.load_importance("books", root=root)
+        load.importance(Store(root), "books")
 
     # 3. re-run to the end: the same bytes as the pipeline's uninterrupted run
     res = _finish(script, args, tmp_path, env())
     assert res["npz_sha256"] == _sha(npz) == hashes["data/importance/books.npz"]
-    arrays, meta = layout.load_importance("books", root=root)
+    arrays, meta = load.importance(Store(root), "books")
     with np.load(src / "data/importance/books.npz") as z:
         for k in z.files:
             np.testing.assert_array_equal(arrays[k], z[k])
@@ -353,16 +352,16 @@ def test_bad_label_column_is_refused_with_the_fix(tmp_path, table, mutate, needl
     path = root / "data/processed/books.parquet"
     path.parent.mkdir(parents=True)
     mutate(df).to_parquet(path, index=False)
-    path.with_suffix(".json").write_text(json.dumps({"table_sha256": D.table_sha256(df)}))
+    path.with_suffix(".json").write_text(json.dumps({"table_sha256": dtable.table_sha256(df)}))
     with pytest.raises(TSNSError) as ei:
-        D.read_table(path)
+        dtable.read_table(path)
     msg = _one_line(ei.value)
     assert needle in msg and "re-run `dvc repro download`" in msg
     # the extract stage stops on it before loading a model, and writes nothing
-    from tsns import extract
+    from tsns.stages import extract
 
     with pytest.raises(TSNSError, match="re-run `dvc repro download`"):
-        extract.run("books", ExtractConfig(model=str(tmp_path / "no_such_model")), root=root)
+        extract.run("books", params=make_params({"extract.model": str(tmp_path / "no_such_model")}), root=root)
     assert not (root / "data/activations").exists() and not (root / "data/interim").exists()
 
 
@@ -381,7 +380,7 @@ def test_amazon_empty_and_undecodable_texts_through_load(tmp_path):
         + _review(b"   ", b"&nbsp;")                               # only a non-breaking space: dropped
         + _review(b"Fine", "naïve ✓".encode()))                     # UTF-8
     (folder / "negative.review").write_bytes(_review(b"Bad", b"") + _review(b"\xff\xfe", b"awful"))
-    df, prov = D.load("books", mirror=tmp_path, allow_download=False, verify=False)
+    df, prov = dload.load("books", mirror=tmp_path, allow_download=False, verify=False)
     assert df["text_a"].tolist() == ["Bad", "awful", "Café crème, très bien", "naïve ✓"]
     assert prov["dropped"] == {"empty_text": 2}
     assert prov["skipped_rows"] == 0 and prov["n_rows"] == 4
@@ -401,7 +400,7 @@ def test_tsv_and_jsonl_empty_and_undecodable_texts_through_load(tmp_path):
         b"4\tRain.\tSun.\tnot_entailment\n")
     (rte / "dev.tsv").write_bytes(b"index\tsentence1\tsentence2\tlabel\n0\tYes.\tNo.\tnot_entailment\n"
                                   b"1\tA \xff b.\tA b.\tentailment\n")
-    df, prov = D.load("rte", mirror=tmp_path, allow_download=False, verify=False)
+    df, prov = dload.load("rte", mirror=tmp_path, allow_download=False, verify=False)
     assert df["text_a"].tolist() == ["Le café est chaud.", "Rain.", "Yes.", "A ÿ b."]
     assert prov["dropped"] == {"empty_text": 2} and prov["skipped_rows"] == 1
 
@@ -412,12 +411,12 @@ def test_tsv_and_jsonl_empty_and_undecodable_texts_through_load(tmp_path):
             {"gold_label": "neutral", "sentence1": "Two men.", "sentence2": "Friends."}]
     lines = [json.dumps(r, ensure_ascii=False).encode() for r in rows]
     lines[0] = lines[0].replace(b"A cat sits.", b"A caf\xe9 cat sits.")
-    spec = D.get_spec("snli")
+    spec = dregistry.get_spec("snli")
     for fs in spec.files:
         p = tmp_path / fs.path
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"\n".join(lines) + b"\n")
-    df, prov = D.load("snli", mirror=tmp_path, allow_download=False, verify=False)
+    df, prov = dload.load("snli", mirror=tmp_path, allow_download=False, verify=False)
     assert set(df["text_a"]) == {"A café cat sits.", "Two men."}
     assert prov["dropped"]["empty_text"] == 2 * len([fs for fs in spec.files])
     assert prov["dropped"]["contradiction"] == len(spec.files)
@@ -503,7 +502,7 @@ def _importance_root(tmp_path: Path) -> Path:
                        seeds=np.array([0, 1]))
     atomic_write_json(root / "data/importance/books.json", {"dataset": "books", "npz_sha256": sha, "fit_on": ["x"],
                                                           "layer_shape": [2, 20], "N": 40})
-    layout.load_importance("books", root=root)  # valid as written
+    load.importance(Store(root), "books")  # valid as written
     return root
 
 
@@ -512,7 +511,7 @@ def test_truncated_importance_file_is_refused(tmp_path):
     npz = root / "data/importance/books.npz"
     npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
     with pytest.raises(TSNSError) as ei:
-        layout.load_importance("books", root=root)
+        load.importance(Store(root), "books")
     assert "does not match its sidecar checksum: re-run `dvc repro importance@books`" in _one_line(ei.value)
 
 
@@ -523,7 +522,7 @@ def test_tampered_importance_sidecar_is_refused(tmp_path):
     meta["npz_sha256"] = "0" * 64
     side.write_text(json.dumps(meta))
     with pytest.raises(TSNSError) as ei:
-        layout.load_importance("books", root=root)
+        load.importance(Store(root), "books")
     assert "does not match its sidecar checksum: re-run `dvc repro importance@books`" in _one_line(ei.value)
 
 
@@ -532,14 +531,14 @@ def test_unreadable_importance_sidecar_is_refused_with_the_fix(tmp_path):
     side = root / "data/importance/books.json"
     side.write_text(side.read_text()[:20])  # a sidecar cut short
     with pytest.raises(TSNSError) as ei:
-        layout.load_importance("books", root=root)
+        load.importance(Store(root), "books")
     assert "dvc repro importance@books" in _one_line(ei.value)
 
 
 # --------------------------------------------------------------------------- download stage
 def test_unknown_dataset_in_the_download_stage(tmp_path):
     with pytest.raises(ConfigError) as ei:
-        download.run("bookz", mirror=None, allow_download=False, root=tmp_path)
+        download.run("bookz", params=make_params({"data.mirror": None, "data.allow_download": False}), root=tmp_path)
     msg = _one_line(ei.value)
     assert "unknown dataset 'bookz'" in msg and "books" in msg and "kitchen" in msg
     assert not (tmp_path / "data").exists()
@@ -547,10 +546,11 @@ def test_unknown_dataset_in_the_download_stage(tmp_path):
 
 def test_limit_never_makes_a_single_class_table(tmp_path):
     """data.limit keeps up to `limit` rows per (split, label): even limit=1 keeps both classes."""
-    df, prov = download.run("books", mirror=None, limit=1, allow_download=False, root=tmp_path)
+    df, prov = download.run("books", params=make_params({"data.mirror": None, "data.limit": 1,
+                                                         "data.allow_download": False}), root=tmp_path)
     assert sorted(df["label"].tolist()) == [0, 1]
     assert prov["rows_per_split_label"] == {"train": {"0": 1, "1": 1}}
-    assert D.read_table(tmp_path / "data/processed/books.parquet")["label"].nunique() == 2
+    assert dtable.read_table(tmp_path / "data/processed/books.parquet")["label"].nunique() == 2
 
 
 def test_single_class_source_is_refused_and_writes_nothing(tmp_path, monkeypatch):
@@ -559,11 +559,12 @@ def test_single_class_source_is_refused_and_writes_nothing(tmp_path, monkeypatch
     folder.mkdir(parents=True)
     (folder / "positive.review").write_bytes(_review(b"A", b"good") + _review(b"B", b"great"))
     (folder / "negative.review").write_bytes(_review(b"", b""))  # its only review is empty: dropped
-    spec = D.get_spec("books")  # the stage verifies checksums: accept these files as unverified
+    spec = dregistry.get_spec("books")  # the stage verifies checksums: accept these files as unverified
     unverified = dataclasses.replace(spec, files=tuple(dataclasses.replace(f, sha256=()) for f in spec.files))
-    monkeypatch.setitem(D.REGISTRY, "books", unverified)
+    monkeypatch.setitem(dregistry.REGISTRY, "books", unverified)
     with pytest.raises(TSNSError) as ei:
-        download.run("books", mirror=str(tmp_path / "mirror"), limit=1, allow_download=False, root=tmp_path)
+        download.run("books", params=make_params({"data.mirror": str(tmp_path / "mirror"), "data.limit": 1,
+                                                  "data.allow_download": False}), root=tmp_path)
     msg = _one_line(ei.value)
     assert "single class (1)" in msg and "data.limit" in msg
     assert not (tmp_path / "data/processed").exists()

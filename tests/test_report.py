@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from tsns.report import cell, markdown_table, metrics_from_wide
+from tsns.render import cell, markdown_table, metrics_from_wide
 
 
 def test_cell_formats_percentages_and_missing_values():

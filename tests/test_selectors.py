@@ -8,8 +8,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import check_estimator
 
 from tsns.errors import ConfigError
-from tsns.importance import ForestParams, aggregate, importance_matrix, top_k
-from tsns.selectors import MultiTSNS, SingleTSNS
+from tsns.method.learners import LearnerParams as ForestParams
+from tsns.method.single import aggregate, importance_matrix, top_k
+from tsns.method.selectors import MultiTSNS, SingleTSNS
 
 
 def _failures(est):
@@ -71,10 +72,13 @@ def test_fingerprint_of_selection(planted):
         sel.fingerprint_((5, 10))
 
 
-def test_k_larger_than_n_features(planted):
+def test_k_larger_than_n_features_keeps_all_with_a_warning(planted):
+    """As SelectKBest: k > n_features warns and keeps every feature (so check_estimator passes with the default k)."""
     X, y = planted
-    with pytest.raises(ConfigError, match=r"k=61 is larger .*n_features=60"):
-        SingleTSNS(k=61).fit(X, y)
+    with pytest.warns(UserWarning, match=r"k=61 is greater than n_features=60: all features are selected"):
+        sel = SingleTSNS(k=61, J=2, n_estimators=5, random_state=0).fit(X, y)
+    assert sel.transform(X).shape == (len(X), 60)
+    assert sorted(sel.selected_.tolist()) == list(range(60))
 
 
 def test_multitsns_selects_shared_signal():

@@ -6,10 +6,12 @@ import pandas as pd
 import pytest
 
 from tsns.errors import TargetLeakError
-from tsns.importance import ForestParams, importance_matrix, aggregate, top_k
-from tsns.transfer import (HeldOutTarget, LabelledSource, Selection, baseline_selections, check_no_leak,
-                           layer_neurons, random_neurons, run_transfer_grid, summarize, train_classifier,
-                           transfer_accuracy)
+from tsns.method.learners import LearnerParams as ForestParams
+from tsns.method.single import aggregate, importance_matrix, top_k
+from tsns.method.stats import summarize
+from tsns.method.transfer import (HeldOutTarget, LabelledSource, Selection, baseline_selections, check_no_leak,
+                                  layer_neurons, random_neurons, run_transfer_grid, train_classifier,
+                                  transfer_accuracy)
 
 
 def _domain(seed, n=300, N=40, shift=0.0):

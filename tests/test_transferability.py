@@ -1,11 +1,15 @@
 """Transferability: pairs, similarity features, correlations, the leave-one-target-out ranker."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from tsns import transferability as TR
+from tsns.method import transferability as TR
+from tsns.stages import transferability as ST
 from tsns.errors import ConfigError, TargetLeakError
-from tsns.layout import Activations
+from tsns.store.load import Activations
+from tsns.store.paths import Store
 
 
 def test_build_pairs_groups_extra_and_unavailable():
@@ -136,31 +140,31 @@ def _fake_world(monkeypatch, fit_on_target: bool):
     X, y = _domain(rng, 60, 0.0)
     acts = {d: Activations(d, X + i, y, f"sha-{d}", (3, 4), {"array_sha256": f"arr-{d}"})
             for i, d in enumerate(["src", "tgt"])}
-    monkeypatch.setattr("tsns.nli.load_dataset_activations", lambda d, **kw: acts[d])
+    monkeypatch.setattr("tsns.store.load.activations", lambda store, d, **kw: acts[d])
 
-    def load_importance(d, root):
+    def load_importance(store, d, **kw):
         m = rng.random((2, 12))
         arrays = {"m": m, "order": np.argsort(-m, axis=1), "seeds": np.array([0, 1])}
         fit_on = ["sha-src"] + (["sha-tgt"] if fit_on_target and d == "src" else [])
         return arrays, {"activations_sha256": f"arr-{d}", "fit_on": fit_on, "layer_shape": [3, 4]}
 
-    monkeypatch.setattr(TR, "load_importance", load_importance)
+    monkeypatch.setattr("tsns.store.load.importance", load_importance)
 
 
 def test_measure_pairs_refuses_a_selection_that_saw_the_target(monkeypatch):
     _fake_world(monkeypatch, fit_on_target=True)
     with pytest.raises(TargetLeakError, match="src -> tgt"):
-        TR.measure_pairs([("src", "tgt")], splits={}, K=4, seeds=[0, 1], fingerprint_K=4, jaccard_K=[2],
-                         n_estimators=5)
+        ST.measure_pairs([("src", "tgt")], splits={}, K=4, seeds=[0, 1], fingerprint_K=4, jaccard_K=[2],
+                         n_estimators=5, store=Store(Path(".")))
 
 
 def test_measure_pairs_row(monkeypatch):
     _fake_world(monkeypatch, fit_on_target=False)
-    df = TR.measure_pairs([("src", "tgt")], splits={}, K=4, seeds=[0, 1], fingerprint_K=4, jaccard_K=[2],
-                          n_estimators=5)
+    df = ST.measure_pairs([("src", "tgt")], splits={}, K=4, seeds=[0, 1], fingerprint_K=4, jaccard_K=[2],
+                          n_estimators=5, store=Store(Path(".")))
     r = df.iloc[0]
     assert (r.source, r.target, r.n_source, r.n_target) == ("src", "tgt", 60, 60)
     assert 0 <= r.accuracy <= 1 and r.gain == pytest.approx(r.accuracy - r.last_layer)
     assert {"fp_cosine", "jaccard_K2", "domain_acc", "pseudo_fp_cosine"} <= set(df.columns)
     with pytest.raises(ConfigError, match="seeds"):
-        TR.measure_pairs([("src", "tgt")], splits={}, K=4, seeds=[7], fingerprint_K=4, jaccard_K=[2], n_estimators=5)
+        ST.measure_pairs([("src", "tgt")], splits={}, K=4, seeds=[7], fingerprint_K=4, jaccard_K=[2], n_estimators=5, store=Store(Path(".")))

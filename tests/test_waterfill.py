@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tsns.errors import ConfigError
-from tsns.waterfill import draw_allocation, subsample, waterfill
+from tsns.method.waterfill import draw_allocation, subsample, waterfill
 
 
 # --------------------------------------------------------------------------- hand-worked cases

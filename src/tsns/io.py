@@ -116,6 +116,24 @@ def load_checked_npz(path: str | os.PathLike, what: str, fix: str) -> tuple[dict
         return {k: z[k] for k in z.files}, meta
 
 
+def versions() -> dict:
+    """Versions of Python and the libraries that shape the numbers (recorded in every sidecar).
+
+    Read from the installed packages' metadata, so recording them imports none of them.
+    """
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "numpy": np.__version__}
+    for name, dist in (("torch", "torch"), ("transformers", "transformers"), ("scikit-learn", "scikit-learn"),
+                       ("tsns", "tsns")):
+        try:
+            out[name] = version(dist)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def _json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)

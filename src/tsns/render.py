@@ -1,0 +1,74 @@
+"""Rendering shared by the table stages: display names, table cells, markdown, metrics from wide tables, figures.
+
+No numbers are computed here: a stage computes, this module formats.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_path
+
+__all__ = ["DOMAIN_LETTER", "DATASET_NAME", "pair_label", "cell", "markdown_table", "metrics_from_wide",
+           "encoder_name", "save_figure"]
+
+#: Letters the paper uses for the Amazon domains.
+DOMAIN_LETTER = {"books": "B", "dvd": "D", "electronics": "E", "kitchen": "K"}
+
+#: Display names of the datasets in the paper's tables.
+DATASET_NAME = {"books": "Books", "dvd": "DVD", "electronics": "Electronics", "kitchen": "Kitchen", "imdb": "MR (IMDB)",
+                "sst2": "SST-2", "rte": "RTE", "mrpc": "MRPC", "snli": "SNLI", "mnli": "MNLI", "qqp": "QQP",
+                "scitail": "SciTail"}
+
+
+def pair_label(s: str, t: str) -> str:
+    """``"B->D"`` for books -> dvd (the paper's letters; other datasets by name); ``"Average"`` stays."""
+    if s == "Average":
+        return "Average"
+    L = DOMAIN_LETTER
+    return f"{L.get(s, s)}->{L.get(t, t)}"
+
+
+def cell(mean, std=None) -> str:
+    """A table cell from a percentage: ``"72.4 ± 1.3"``; ``"-"`` when missing (None/NaN); no ``±`` when std is 0/NaN."""
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return "-"
+    return f"{mean:.1f}" + (f" ± {std:.1f}" if std is not None and not np.isnan(std) and std > 0 else "")
+
+
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub markdown table (no trailing newline) from a header and rows of cells."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def metrics_from_wide(wide: pd.DataFrame, key: str, columns: dict[str, str]) -> dict:
+    """``{row[key]: {name: row[column] / 100 (4 decimals) or None}}`` over the rows whose ``status`` is ``"ok"``.
+
+    ``wide`` holds percentages (as the table CSVs do); metrics JSON holds fractions.
+    """
+    def frac(v):
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) else round(float(v) / 100, 4)
+
+    return {r[key]: {name: frac(r[col]) for name, col in columns.items()}
+            for _, r in wide.iterrows() if r.status == "ok"}
+
+
+def encoder_name(meta: dict) -> str | None:
+    """The encoder an activation sidecar names (``model_info.resolved``, else ``config.model``)."""
+    return meta.get("model_info", {}).get("resolved", meta.get("config", {}).get("model"))
+
+
+def save_figure(fig, path: Path, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    return path

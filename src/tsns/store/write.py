@@ -1,0 +1,40 @@
+"""The one writer of the stages' reports: long and wide CSV tables, markdown, metrics JSON.
+
+Every file is written to a temporary name beside it and renamed into place
+(:mod:`tsns.io`), so a killed stage never leaves a half-written report.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..io import atomic_path, atomic_write_json, atomic_write_text
+
+__all__ = ["csv", "table", "metrics"]
+
+
+def csv(path: Path, df: pd.DataFrame, *, float_format: str | None = None, **kw) -> Path:
+    """A DataFrame as CSV (no index unless ``index=True``)."""
+    kw.setdefault("index", False)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, float_format=float_format, **kw)
+    return Path(path)
+
+
+def table(folder: Path, name: str, *, long: pd.DataFrame | None = None, wide: pd.DataFrame | None = None,
+          markdown: str | None = None) -> None:
+    """A result table: ``<name>_long.csv`` (every run, 4 decimals), ``<name>.csv`` (the wide table) and
+    ``<name>.md`` (rendered beside the paper's numbers); each only when given."""
+    if long is not None:
+        csv(folder / f"{name}_long.csv", long, float_format="%.4f")
+    if wide is not None:
+        csv(folder / f"{name}.csv", wide)
+    if markdown is not None:
+        atomic_write_text(folder / f"{name}.md", markdown)
+
+
+def metrics(path: Path, values: dict) -> dict:
+    """A metrics JSON file (``dvc metrics show`` reads it)."""
+    atomic_write_json(path, values)
+    return values

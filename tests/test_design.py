@@ -1,0 +1,109 @@
+"""Tests that hold the design: no import loop, every stage's dvc.yaml deps cover what its notebook imports,
+one stage registry for DVC and the command line, thin notebooks, small modules."""
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import REPO, repo_params
+
+import design as D
+from tsns.config.all import get
+from tsns.stages.registry import STAGES
+
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+#: the declarative dataset registry may be longer (one entry per dataset)
+MAX_LINES = {"src/tsns/datasets/registry.py": 600}
+
+
+def _body(st):
+    return st["do"] if "do" in st else st
+
+
+def test_no_import_cycle():
+    assert D.cycles() == []
+
+
+def test_the_method_does_no_file_io_and_knows_no_stage():
+    """tsns.method imports nothing of the pipeline around it (stages, store, config, files)."""
+    for m in D.modules():
+        if m.startswith("tsns.method"):
+            bad = {i for i in D.imports(m) if i.startswith(("tsns.stages", "tsns.store", "tsns.config", "tsns.io",
+                                                            "tsns.datasets", "tsns.encoder", "tsns.mft"))}
+            assert not bad, f"{m} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", list(DVC))
+def test_dvc_deps_cover_every_module_the_notebook_imports(name):
+    body = _body(DVC[name])
+    nb = next(d for d in body["deps"] if str(d).startswith("notebooks/"))
+    need = D.files(D.closure(D.notebook_imports(REPO / nb)))
+    have = {d for d in body["deps"] if str(d).startswith("src/")}
+    assert need - have == set(), f"{name}: dvc.yaml deps lack {sorted(need - have)}"
+    assert have - need == set(), f"{name}: dvc.yaml deps list {sorted(have - need)}, which the stage never imports"
+
+
+@pytest.mark.parametrize("name", list(DVC))
+def test_dvc_params_are_real_keys(name):
+    for key in _body(DVC[name]).get("params", []):
+        get(repo_params(), key)
+
+
+def test_one_registry_for_dvc_and_the_command_line():
+    assert list(STAGES) == list(DVC)
+    for name, st in DVC.items():
+        stage = STAGES[name]
+        foreach = st.get("foreach")
+        assert (foreach == "${" + stage.foreach + "}") if stage.foreach else foreach is None, name
+        assert f"notebooks/{stage.notebook}.ipynb" in _body(st)["cmd"]
+        assert stage.module().run.__doc__, f"tsns.stages.{name}.run has no docstring"
+
+
+def test_cli_help_lists_every_stage():
+    out = subprocess.run([sys.executable, "-m", "tsns", "--help"], capture_output=True, text=True, timeout=120,
+                         cwd=REPO).stdout
+    for name in DVC:
+        assert f"\n    {name} " in out or f"\n    {name}\n" in out, name
+    assert "--force" in subprocess.run([sys.executable, "-m", "tsns", "transfer", "--help"], capture_output=True,
+                                       text=True, timeout=120, cwd=REPO).stdout
+
+
+@pytest.mark.parametrize("name", list(DVC))
+def test_notebooks_are_thin(name):
+    """A parameters cell (the stage's item at most), one call of the stage's run, then displays."""
+    stage = STAGES[name]
+    nb = json.loads((REPO / "notebooks" / f"{stage.notebook}.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in code[0]["metadata"].get("tags", [])
+    params = ast.parse("".join(code[0]["source"]))
+    assigned = [t.id for n in params.body if isinstance(n, ast.Assign) for t in n.targets]
+    assert assigned == ([stage.item] if stage.foreach else []), f"{name}: parameters cell assigns {assigned}"
+    calls = [c for c in code[1:] if f"{name}.run(" in "".join(c["source"])]
+    assert len(calls) == 1 and code.index(calls[0]) == 1, f"{name}: the cell after the parameters must call run"
+    for c in code[1:]:
+        tree = ast.parse("\n".join(x for x in "".join(c["source"]).splitlines() if not x.startswith("%")))
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("tsns"):
+                assert n.module in ("tsns.stages", "tsns.store", "tsns.store.paths"), f"{name}: imports {n.module}"
+        assert not any(isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While)) for n in ast.walk(tree)), \
+            f"{name}: logic belongs in src/tsns/stages/{name}.py, not in the notebook"
+
+
+def test_no_module_over_about_500_lines():
+    for f in sorted((REPO / "src/tsns").rglob("*.py")):
+        rel = f.relative_to(REPO).as_posix()
+        n = len(f.read_text().splitlines())
+        assert n <= MAX_LINES.get(rel, 550), f"{rel} has {n} lines: split it by concern"
+
+
+def test_stage_modules_import_only_what_they_need_of_torch():
+    """Stages that never touch the encoder do not import torch (their start-up stays short)."""
+    torch_free = {"download", "importance", "transfer", "fingerprint", "meta_aggregate", "transfer_multi",
+                  "transfer_nli", "meta_nli", "transfer_nli_multi", "baselines", "transferability"}
+    for name in torch_free:
+        mods = D.closure(D.notebook_imports(REPO / "notebooks" / f"{STAGES[name].notebook}.ipynb"))
+        assert not any(m.startswith(("tsns.encoder.extract", "tsns.encoder.model", "tsns.mft")) for m in mods), name
