@@ -22,6 +22,15 @@ def test_singletsns_passes_check_estimator():
     assert _failures(SingleTSNS(k=2, J=2, n_estimators=5, random_state=0)) == []
 
 
+def test_singletsns_with_its_defaults_passes_check_estimator():
+    """The default k (500) exceeds the features of scikit-learn's small test data: all are kept, as SelectKBest."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert _failures(SingleTSNS(J=2, n_estimators=5)) == []
+
+
 class _GroupedMultiTSNS(MultiTSNS):
     """MultiTSNS needs groups= in fit, which scikit-learn's generic checks never pass; this
     test-only subclass supplies two sources when none are given (the rows of every class dealt

@@ -1,13 +1,16 @@
 """The base of the typed sections of ``params.yaml``, the repository root, and reading the file.
 
 A section is a frozen, keyword-only dataclass whose fields are the keys of one
-section of ``params.yaml``; each field names its rule (a
-:class:`tsns.method.validation.Constraint`) in its metadata::
+section of ``params.yaml``. A field named like a parameter of the method takes that
+parameter's rule (:data:`tsns.method.validation.PARAMS`, the rules the method's
+functions and selectors check too); any other field names its rule (a
+:class:`tsns.method.validation.Constraint`) with :func:`rule`::
 
     @dataclass(frozen=True, kw_only=True)
     class TransferConfig(Section):
         key: ClassVar[str] = "transfer"
-        C: float = rule(PARAMS["C"])
+        domains: list = rule(ListOf(Str(), min_len=2, unique=True))
+        C: float                     # PARAMS["C"]
 
 The defaults live in ``params.yaml`` only: a key missing from the file is an
 error that names it, so is a key the section does not know (with the closest

@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..method.validation import PARAMS
-from .base import Section, rule
+from .base import Section
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,4 +16,4 @@ class FingerprintConfig(Section):
     """
 
     key: ClassVar[str] = "fingerprint"
-    K: int = rule(PARAMS["K"])
+    K: int

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..method.learners import LearnerParams
-from ..method.validation import PARAMS, Str
+from ..method.validation import Str
 from .base import Section, rule
 
 
@@ -35,13 +35,13 @@ class ImportanceConfig(Section, LearnerParams):
     """
 
     key: ClassVar[str] = "importance"
-    J: int = rule(PARAMS["J"])
-    beta: float = rule(PARAMS["beta"])
-    alpha: float = rule(PARAMS["alpha"])
-    eps: float = rule(PARAMS["eps"])
-    scaling: str = rule(PARAMS["scaling"])
-    n_jobs: int = rule(PARAMS["n_jobs"])
-    backend: str = rule(PARAMS["backend"])
+    J: int
+    beta: float
+    alpha: float
+    eps: float
+    scaling: str
+    n_jobs: int
+    backend: str
     scheduler: str | None = rule(Str(null=True))
 
     def check(self) -> None:

@@ -43,13 +43,13 @@ class MetaConfig(Section):
                                             "target: a dataset that is not a source}"))
     K: list = rule(ListOf(PARAMS["K"]))
     tune_K: int = rule(PARAMS["K"])
-    pairing: str = rule(PARAMS["pairing"])
-    J: int = rule(PARAMS["J"])
-    beta: float = rule(PARAMS["beta"])
-    gamma: float = rule(PARAMS["gamma"])
-    alpha_grid: list = rule(PARAMS["alpha_grid"])
-    scaling: str = rule(PARAMS["scaling"])
-    L: int | None = rule(PARAMS["L"])
+    pairing: str
+    J: int
+    beta: float
+    gamma: float
+    alpha_grid: list
+    scaling: str
+    L: int | None
 
     def scenario(self, name: str) -> tuple[list[str], str]:
         """(sources, target) of a scenario; one line naming the scenarios when ``name`` is unknown."""

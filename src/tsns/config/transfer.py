@@ -24,5 +24,5 @@ class TransferConfig(Section):
     key: ClassVar[str] = "transfer"
     domains: list = rule(ListOf(Str(), min_len=2, unique=True))
     K: list = rule(ListOf(PARAMS["K"]))
-    C: float = rule(PARAMS["C"])
-    max_iter: int = rule(PARAMS["max_iter"])
+    C: float
+    max_iter: int

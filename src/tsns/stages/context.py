@@ -26,6 +26,25 @@ class Context:
     def seeds(self) -> list[int]:
         return load_seeds(self.params)
 
+    def sources(self, names, target: str, what: str, expect: dict | None = None) -> dict:
+        """The labelled sources ``names`` of a multi-source stage, checked: known datasets, one encoder, and none
+        with the data of ``target`` (whose checksum alone is read: its activations never are).
+
+        Returns
+        -------
+        dict name -> :class:`tsns.store.load.Activations`
+        """
+        from ..errors import TargetLeakError
+        from ..store import load
+
+        for d in [*names, target]:
+            load.known(d)
+        acts = {d: load.activations(self.store, d, expect=expect) for d in names}
+        load.same_shape(acts.values(), what)
+        if load.table_sha256(self.store, target) in {a.sha256 for a in acts.values()}:
+            raise TargetLeakError(f"{what}: the target {target!r} has the same data as a source")
+        return acts
+
 
 def context(params: dict | None = None, root: str | Path | None = None) -> Context:
     """The stage context: ``root`` (default: the repository root) and ``params`` (default: its params.yaml)."""

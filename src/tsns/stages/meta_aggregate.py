@@ -24,12 +24,10 @@ from ..config.extract import ExtractConfig
 from ..config.importance import ImportanceConfig
 from ..config.meta import MetaConfig
 from ..config.transfer import TransferConfig
-from ..errors import TargetLeakError
 from ..io import atomic_savez, atomic_write_json
 from ..method.multi import multitsns
 from ..method.parallel import compute_backend
 from ..method.single import order
-from ..store import load
 from ..store.qcache import DiskQCache
 from .context import context
 
@@ -44,15 +42,9 @@ def run(scenario: str, *, params: dict | None = None, root: str | Path | None = 
     seeds = ctx.seeds
     t0 = time.time()
     sources, target = cfg.scenario(scenario)
-    for d in sources + [target]:
-        load.known(d)
-    expect = ctx.section(ExtractConfig).expect()
-    acts = {d: load.activations(ctx.store, d, expect=expect) for d in sources}
-    ls = load.same_shape(acts.values(), f"the sources of scenario {scenario}")
+    acts = ctx.sources(sources, target, f"scenario {scenario}", expect=ctx.section(ExtractConfig).expect())
+    ls = acts[sources[0]].layer_shape
     N = ls[0] * ls[1]
-    tsha = load.table_sha256(ctx.store, target)  # the target's checksum only, to refuse overlap; its data is never read
-    if tsha in {a.sha256 for a in acts.values()}:
-        raise TargetLeakError(f"scenario {scenario}: the target {target!r} has the same data as a source")
     src = {d: a.source() for d, a in acts.items()}
     tune_K = min(int(cfg.tune_K), N)
     cache = DiskQCache(ctx.store.qcache)

@@ -25,12 +25,11 @@ from ..config.importance import ImportanceConfig
 from ..config.meta import MetaConfig
 from ..config.nli import NliConfig
 from ..config.transfer import TransferConfig
-from ..errors import ConfigError, TargetLeakError
+from ..errors import ConfigError
 from ..io import atomic_savez, atomic_write_json
 from ..method.multi import multitsns, single_source
 from ..method.parallel import compute_backend
 from ..method.single import order
-from ..store import load
 from ..store.qcache import DiskQCache
 from .context import context
 from .nli_common import UNAVAILABLE, L_code, L_label, check_row
@@ -58,13 +57,9 @@ def run(row: str, *, params: dict | None = None, root: str | Path | None = None)
         atomic_write_json(out.with_suffix(".json"), meta)
         log.info("%s: %s (%s)", row, UNAVAILABLE, ", ".join(missing))
         return meta
-    expect = ctx.section(ExtractConfig).expect()
-    acts = {d: load.activations(ctx.store, d, expect=expect) for d in sources}
-    ls = load.same_shape(acts.values(), f"the sources of row {row}")
+    acts = ctx.sources(sources, target, f"row {row}", expect=ctx.section(ExtractConfig).expect())
+    ls = acts[sources[0]].layer_shape
     N = ls[0] * ls[1]
-    tsha = load.table_sha256(ctx.store, target)  # the target's checksum only, to refuse overlap; its data is never read
-    if tsha in {a.sha256 for a in acts.values()}:
-        raise TargetLeakError(f"row {row}: the target {target!r} has the same data as a source")
     src = {d: a.source() for d, a in acts.items()}
     tune_K = min(int(m.tune_K), N)
     cache = DiskQCache(ctx.store.qcache)

@@ -10,19 +10,7 @@ from .base import normalise, register
 
 @register("anova_f")
 def anova_f(X, y, *, params, random_state: int) -> np.ndarray:
-    """``sklearn.feature_selection.f_classif`` per neuron, normalised to sum 1.
-
-    Parameters
-    ----------
-    X : array, shape (n, N)
-    y : array, shape (n,)
-    params : LearnerParams (unused)
-    random_state : int (unused: the statistic is deterministic)
-
-    Returns
-    -------
-    q : numpy.ndarray, shape (N,)
-    """
+    """``sklearn.feature_selection.f_classif`` per neuron, normalised (``params`` and ``random_state`` unused)."""
     from sklearn.feature_selection import f_classif
 
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():

@@ -15,7 +15,12 @@ REGISTRY: dict[str, Callable] = {}  # filled when tsns.method.learners is import
 
 
 def register(name: str):
-    """Decorator: make ``fn`` the learner called ``name``."""
+    """Decorator: make ``fn`` the learner called ``name``.
+
+    Every learner has the signature ``learner(X, y, *, params, random_state) -> q`` with ``X`` of shape
+    ``(n, N)``, ``y`` of shape ``(n,)``, ``params`` a :class:`LearnerParams` and ``q`` of shape ``(N,)``,
+    non-negative, summing to 1 (a forest whose trees never split returns zeros, as scikit-learn does).
+    """
     def deco(fn):
         REGISTRY[name] = fn
         return fn

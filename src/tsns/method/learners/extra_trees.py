@@ -9,19 +9,7 @@ from .random_forest import forest_q
 
 @register("extra_trees")
 def extra_trees(X, y, *, params, random_state: int) -> np.ndarray:
-    """Impurity importances of an ExtraTreesClassifier.
-
-    Parameters
-    ----------
-    X : array, shape (n, N)
-    y : array, shape (n,)
-    params : LearnerParams
-    random_state : int
-
-    Returns
-    -------
-    q : numpy.ndarray, shape (N,)
-    """
+    """Impurity importances of an ExtraTreesClassifier (sum 1; 0 for stumps)."""
     from sklearn.ensemble import ExtraTreesClassifier
 
     return forest_q(ExtraTreesClassifier, X, y, params, random_state)

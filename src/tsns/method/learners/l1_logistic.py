@@ -8,19 +8,7 @@ from .base import normalise, register
 
 @register("l1_logistic")
 def l1_logistic(X, y, *, params, random_state: int) -> np.ndarray:
-    """Sum over classes of the absolute weights of an L1 logistic regression (``C = params.l1_C``).
-
-    Parameters
-    ----------
-    X : array, shape (n, N)
-    y : array, shape (n,)
-    params : LearnerParams
-    random_state : int
-
-    Returns
-    -------
-    q : numpy.ndarray, shape (N,)
-    """
+    """Sum over classes of |weights| of an L1 logistic regression (``C = params.l1_C``), normalised."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 

@@ -16,19 +16,7 @@ def forest_q(cls, X, y, params, random_state: int) -> np.ndarray:
 
 @register("random_forest")
 def random_forest(X, y, *, params, random_state: int) -> np.ndarray:
-    """Random forest (Breiman 2001), the paper's learner.
-
-    Parameters
-    ----------
-    X : array, shape (n, N)
-    y : array, shape (n,)
-    params : LearnerParams
-    random_state : int
-
-    Returns
-    -------
-    q : numpy.ndarray, shape (N,)
-    """
+    """Random forest (Breiman 2001), the paper's learner: impurity importances (sum 1; 0 for stumps)."""
     from sklearn.ensemble import RandomForestClassifier
 
     return forest_q(RandomForestClassifier, X, y, params, random_state)

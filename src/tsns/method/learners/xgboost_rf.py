@@ -32,19 +32,7 @@ def _cuda_available() -> bool:
 
 @register("xgboost_rf")
 def xgboost_rf(X, y, *, params, random_state: int) -> np.ndarray:
-    """Gain importances of ``xgboost.XGBRFClassifier``, normalised to sum 1.
-
-    Parameters
-    ----------
-    X : array, shape (n, N)
-    y : array, shape (n,)
-    params : LearnerParams
-    random_state : int
-
-    Returns
-    -------
-    q : numpy.ndarray, shape (N,)
-    """
+    """Gain importances of ``xgboost.XGBRFClassifier``, normalised to sum 1."""
     try:
         import xgboost
     except ImportError as exc:
