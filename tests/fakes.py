@@ -32,8 +32,8 @@ def write_acts(path, df, X, *, sha, pooling="cls", truncation="head"):
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, X.astype(np.float16))
     side = {"dataset": df.attrs.get("name", "x"), "dataset_sha256": sha, "shape": list(X.shape), "dtype": "float16",
-            "config": {"model": "fake", "pooling": pooling, "max_length": 16, "truncation": truncation,
-                       "head_fraction": 0.25 if truncation == "head+tail" else None},
+            "config": {"model": "fake", "pooling": pooling, "include_embeddings": False, "max_length": 16,
+                       "truncation": truncation, "head_fraction": 0.25 if truncation == "head+tail" else None},
             "model_info": {"resolved": "fake-encoder"}, "array_sha256": file_sha256(path),
             "ids_sha256": ids_sha256(df["id"].tolist())}
     path.with_suffix(".json").write_text(json.dumps(side))
@@ -48,13 +48,16 @@ def acts(df, seed, shift=0.0):
     return X
 
 
-def make(root, name, splits, seed, *, variants=()):
-    """Processed table + main activations + variants (``(variant name, pooling, truncation)``)."""
+def make(root, name, splits, seed, *, variants=(), mean=False):
+    """Processed table + main ([CLS]) activations, with ``mean`` the mean-pooled ones beside them
+    (``<name>.mean.npy``), + variants (``(variant name, pooling, truncation)``)."""
     save_table(table(name, splits, seed), root / "data/processed" / f"{name}.parquet", {"source": "synthetic"})
     df = read_table(root / "data/processed" / f"{name}.parquet")  # canonical row order
     sha = json.loads((root / "data/processed" / f"{name}.json").read_text())["table_sha256"]
     X = acts(df, seed, shift=0.1 * seed)
     write_acts(root / "data/activations" / f"{name}.npy", df, X, sha=sha)
+    if mean:
+        write_acts(root / "data/activations" / f"{name}.mean.npy", df, 0.5 * X + 0.1, sha=sha, pooling="mean")
     for i, (vname, pooling, truncation) in enumerate(variants):
         Xv = X.copy()
         if truncation != "head":  # the "long" half of the texts changes

@@ -16,6 +16,7 @@ from fakes import SHAPE, copy_root, make, table
 from tsns.config.importance import ImportanceConfig
 from tsns.datasets.table import save_table
 from tsns.errors import ActivationFileError, ConfigError, TSNSError
+from tsns.method.classifier import ClassifierParams
 from tsns.method.representations import REPRESENTATIONS, represent
 from tsns.stages import baselines as B
 from tsns.stages import baselines_truncation as BT
@@ -23,6 +24,7 @@ from tsns.stages import extract_variant
 from tsns.store import load
 from tsns.store.paths import Store
 
+CLF = ClassifierParams(C=1.0, max_iter=200)
 IMP = ImportanceConfig.from_params(make_params({"importance.J": 2, "importance.beta": 0.8,
                                                 "importance.n_estimators": 5, "importance.n_jobs": 1}))
 
@@ -34,7 +36,7 @@ DOMAINS = ["books", "dvd", "kitchen"]
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("baselines")
     for i, d in enumerate(DOMAINS):
-        make(root, d, {"train": 20}, i, variants=[(f"{d}-mean", "mean", "head")])
+        make(root, d, {"train": 20}, i, mean=True)
     make(root, "imdb", {"train": 30, "test": 20}, 7,
           variants=[("imdb-tail", "cls", "tail"), ("imdb-head+tail", "cls", "head+tail")])
     return root
@@ -64,34 +66,39 @@ def test_represent_rejects_unknown_and_too_few_layers():
 
 # --------------------------------------------------------------------------- load_variant
 def test_load_variant_ok(root):
-    a = load.variant(Store(root), "books-mean", "books", expect={"pooling": "mean"})
-    assert a.X.shape == (20, 20) and a.layer_shape == SHAPE and a.X.dtype == np.float32
+    a = load.variant(Store(root), "imdb-tail", "imdb", expect={"truncation": "tail"})
+    assert a.X.shape == (50, 20) and a.layer_shape == SHAPE and a.X.dtype == np.float32
 
 
 def test_load_variant_missing_and_wrong_data(root, tmp_path):
-    with pytest.raises(TSNSError, match=r"dvc repro extract_variant@books-max"):
-        load.variant(Store(root), "books-max", "books")
+    copy_root(root, tmp_path)
+    store = Store(tmp_path)
+    with pytest.raises(TSNSError, match=r"dvc repro extract_variant@imdb-max"):
+        load.variant(store, "imdb-max", "imdb")
     with pytest.raises(ConfigError, match="unknown dataset"):
-        load.variant(Store(root), "x", "nosuchdata")
-    with pytest.raises(ActivationFileError, match=r"pooling.*extract_variant@books-mean"):
-        load.variant(Store(root), "books-mean", "books", expect={"pooling": "cls"})
+        load.variant(store, "x", "nosuchdata")
+    with pytest.raises(ActivationFileError, match=r"truncation.*extract_variant@imdb-tail"):
+        load.variant(store, "imdb-tail", "imdb", expect={"truncation": "head"})
     # a sidecar whose dataset checksum is another table's
-    side = root / "data/variants/dvd-mean.json"
-    orig = side.read_text()
-    meta = json.loads(orig)
+    side = tmp_path / "data/variants/imdb-head+tail.json"
+    meta = json.loads(side.read_text())
     meta["dataset_sha256"] = "0" * 64
     side.write_text(json.dumps(meta))
-    try:
-        with pytest.raises(TSNSError, match=r"other data.*extract_variant@dvd-mean"):
-            load.variant(Store(root), "dvd-mean", "dvd")
-    finally:
-        side.write_text(orig)
+    with pytest.raises(TSNSError, match=r"other data.*extract_variant@imdb-head\+tail"):
+        load.variant(store, "imdb-head+tail", "imdb")
+
+
+def test_mean_pooled_activations_beside_the_main_ones(root):
+    a = load.activations(Store(root), "books", pooling="mean", expect={"pooling": "mean"})
+    assert a.X.shape == (20, 20) and a.layer_shape == SHAPE
+    with pytest.raises(ActivationFileError, match="pooling='mean' but the current params say 'cls'"):
+        load.activations(Store(root), "books", pooling="mean", expect={"pooling": "cls"})
 
 
 # --------------------------------------------------------------------------- representations
 def test_run_representations_tables(root, tmp_path):
     copy_root(root, tmp_path)
-    res = B.run_representations(Store(tmp_path), DOMAINS, pooled={"mean": "{dataset}-mean"}, C=1.0, max_iter=200)
+    res = B.run_representations(Store(tmp_path), DOMAINS, classifier=CLF)
     wide = pd.read_csv(tmp_path / "reports/tables/representations.csv")
     assert len(wide) == 6 + 1 and wide.pair.iloc[-1] == "Average"
     acc_cols = [c for c in wide.columns if ":" in c]
@@ -111,26 +118,24 @@ def test_run_representations_reads_table2_reference(root, tmp_path):
     rows = [{"source": s, "target": t, "method": "singletsns", "K": K, "seed": seed, "accuracy": 0.5 + 0.1 * seed}
             for s in DOMAINS for t in DOMAINS if s != t for K in (100, 250, 700) for seed in (0, 1)]
     pd.DataFrame(rows).to_csv(ref, index=False)
-    res = B.run_representations(Store(tmp_path), DOMAINS, pooled={}, poolings=("cls",), max_iter=200)
+    res = B.run_representations(Store(tmp_path), DOMAINS, poolings=("cls",), classifier=CLF)
     assert res["metrics"]["reference_K"] == 250  # the K closest to 300
     assert np.allclose(res["wide"]["singletsns_K250"], 55.0)  # mean over seeds, in %
     assert "SingleTSNS K=250 (Table 2)" in res["markdown"]
 
 
 def test_a_target_never_reaches_training(root, tmp_path, monkeypatch):
-    import tsns.method.transfer as T
-
     copy_root(root, tmp_path)
     seen = []
-    orig = T.train_classifier
-    monkeypatch.setattr(T, "train_classifier", lambda X, y, neurons, **k: seen.append(np.asarray(X)) or
-                        orig(X, y, neurons, **k))
-    B.run_representations(Store(tmp_path), DOMAINS, pooled={"mean": "{dataset}-mean"}, max_iter=200)
+    orig = B.train_classifier
+    monkeypatch.setattr(B, "train_classifier", lambda X, y, neurons, *a, **k: seen.append(np.asarray(X)) or
+                        orig(X, y, neurons, *a, **k))
+    B.run_representations(Store(tmp_path), DOMAINS, classifier=CLF)
     assert len(seen) == 2 * len(REPRESENTATIONS) * len(DOMAINS)  # one classifier per source, pooling and rep
     rows = {}
     for p in ("cls", "mean"):
         for d in DOMAINS:
-            a = B._pooled_acts(Store(root), d, p, {"mean": "{dataset}-mean"}, None)
+            a = load.activations(Store(root), d, pooling=None if p == "cls" else p)
             for rep in REPRESENTATIONS:
                 rows[(p, rep, d)] = {r.tobytes() for r in represent(B.layers_of(a), rep)}
     for X in seen:
@@ -142,15 +147,13 @@ def test_a_target_never_reaches_training(root, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- truncation
 def test_run_truncation(root, tmp_path, monkeypatch):
-    import tsns.method.transfer as T
-
     copy_root(root, tmp_path)
     seen = []
-    orig = T.train_classifier
-    monkeypatch.setattr(T, "train_classifier", lambda X, y, neurons, **k: seen.append(len(X)) or
-                        orig(X, y, neurons, **k))
+    orig = BT.train_classifier
+    monkeypatch.setattr(BT, "train_classifier", lambda X, y, neurons, *a, **k: seen.append(len(X)) or
+                        orig(X, y, neurons, *a, **k))
     res = BT.run_truncation(Store(tmp_path), "imdb", ["books", "dvd"], ("head", "tail", "head+tail"), K=6,
-                            seeds=[0, 1], importance=IMP, max_iter=200)
+                            seeds=[0, 1], importance=IMP, classifier=CLF)
     wide = pd.read_csv(tmp_path / "reports/tables/truncation.csv")
     assert wide.truncation.tolist() == ["head", "tail", "head+tail"]
     assert wide.activations.tolist() == ["data/activations/imdb.npy", "data/variants/imdb-tail.npy",
@@ -194,10 +197,10 @@ def test_extract_variant_round_trip(tiny_bert, tmp_path):
                                                  "../evil": {"dataset": "imdb", "pooling": "mean", "truncation": "tail"},
                                                  "x": {"dataset": "nosuch", "pooling": "mean", "truncation": "tail"}}})
     side = extract_variant.run("imdb-mean-tail", params=params, root=tmp_path)
-    assert side["shape"] == [6, 3, 32] and side["config"]["truncation"] == "tail"
+    assert side["shape"] == [6, 2, 32] and side["config"]["truncation"] == "tail"
     assert not (tmp_path / "data/interim/partial/variants/imdb-mean-tail").exists()
     a = load.variant(Store(tmp_path), "imdb-mean-tail", "imdb", expect={"pooling": "mean", "truncation": "tail"})
-    assert a.X.shape == (6, 3 * 32) and a.layer_shape == (3, 32)
+    assert a.X.shape == (6, 2 * 32) and a.layer_shape == (2, 32)
     with pytest.raises(ConfigError, match="plain file name"):
         extract_variant.run("../evil", params=params, root=tmp_path)
     with pytest.raises(ConfigError, match="unknown dataset"):

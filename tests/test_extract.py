@@ -29,8 +29,8 @@ def test_shape_dtype_and_sidecar(tiny_bert, tmp_path):
     side = extract_activations(_df(), tmp_path / "a.npy", cfg, dataset="t", dataset_sha256="abc",
                                show_progress=False, chunk_size=5)
     X, meta = load_activations(tmp_path / "a.npy", expect={"model": tiny_bert, "dataset_sha256": "abc"})
-    assert X.shape == (12, 3, 32) and X.dtype == np.float16  # 2 blocks + embeddings
-    assert meta["layers"] == ["embeddings", "layer_1", "layer_2"]
+    assert X.shape == (12, 2, 32) and X.dtype == np.float16  # 2 blocks (the embedding output left out)
+    assert meta["layers"] == ["layer_1", "layer_2"] and meta["config"]["include_embeddings"] is False
     assert meta["config"]["pooling"] == "cls" and meta["model_info"]["weights"].startswith("sha256:")
     assert side.array_sha256 == meta["array_sha256"]
     assert not (tmp_path / ".partial").exists()
@@ -48,7 +48,26 @@ def test_cls_matches_padded_reference(tiny_bert, tmp_path):
     batch = tok(df.text_a.tolist(), padding="max_length", truncation=True, max_length=32, return_tensors="pt")
     with torch.no_grad():
         ref = torch.stack(enc(**batch, output_hidden_states=True).hidden_states, 1)[:, :, 0, :].numpy()
-    np.testing.assert_allclose(X.astype(np.float32), ref, atol=5e-3)
+    np.testing.assert_allclose(X.astype(np.float32), ref[:, 1:], atol=5e-3)  # the blocks, not the embeddings
+    cfg = ExtractConfig(model=tiny_bert, max_length=32, batch_size=4, include_embeddings=True)
+    extract_activations(df, tmp_path / "e.npy", cfg, dataset="t", dataset_sha256="abc", show_progress=False)
+    E, meta = load_activations(tmp_path / "e.npy")
+    np.testing.assert_allclose(E.astype(np.float32), ref, atol=5e-3)
+    assert meta["layers"] == ["embeddings", "layer_1", "layer_2"]
+
+
+def test_one_pass_writes_every_pooling(tiny_bert, tmp_path):
+    """The mean-pooled activations written beside the [CLS] ones equal a separate mean-pooled extraction."""
+    df = _df(8)
+    extract_activations(df, tmp_path / "a.npy", ExtractConfig(model=tiny_bert, max_length=32), dataset="t",
+                        dataset_sha256="abc", show_progress=False, also={"mean": tmp_path / "a.mean.npy"})
+    extract_activations(df, tmp_path / "m.npy", ExtractConfig(model=tiny_bert, max_length=32, pooling="mean"),
+                        dataset="t", dataset_sha256="abc", show_progress=False)
+    cls, side = load_activations(tmp_path / "a.npy", expect={"pooling": "cls"})
+    both, side_m = load_activations(tmp_path / "a.mean.npy", expect={"pooling": "mean"})
+    alone, _ = load_activations(tmp_path / "m.npy")
+    np.testing.assert_array_equal(np.asarray(both), np.asarray(alone))
+    assert not np.allclose(np.asarray(cls), np.asarray(both))
 
 
 def test_mean_pooling_differs_from_cls(tiny_bert, tmp_path):
@@ -101,7 +120,7 @@ def test_resume_after_interruption(tiny_bert, tmp_path, monkeypatch):
         extract_activations(df, tmp_path / "b.npy", cfg, dataset="t", dataset_sha256="a",
                             partial_dir=tmp_path / "part", show_progress=False, chunk_size=4)
     assert not (tmp_path / "b.npy").exists() and not (tmp_path / "b.json").exists()
-    assert (tmp_path / "part" / "chunk_00000.npy").exists()
+    assert (tmp_path / "part" / "chunk_00000.cls.npy").exists() and (tmp_path / "part" / "chunk_00000.json").exists()
     monkeypatch.setattr(E, "encode", orig)
     calls["n"] = 0
     done = []

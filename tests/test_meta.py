@@ -193,7 +193,7 @@ def test_scorer_decides_the_alpha(monkeypatch):
     q = _planted_q()
     monkeypatch.setattr(meta, "importance_matrix", lambda *a, **kw: q.copy())
     monkeypatch.setattr(meta, "tune_accuracy",
-                        lambda Xt, yt, Xu, yu, neurons, **kw: 0.9 if set(neurons.tolist()) == {3, 4, 5} else 0.6)
+                        lambda Xt, yt, Xu, yu, neurons, *a, **kw: 0.9 if set(neurons.tolist()) == {3, 4, 5} else 0.6)
     res = learn(_stable_sources(), ["s1"], ["s2", "s3"], K=3, J=4, gamma=0.5, params=ForestParams(n_estimators=5))
     assert res.alpha == 1.0
     np.testing.assert_array_equal(res.accuracies, [0.6, 0.6, 0.6, 0.9, 0.9])
@@ -202,7 +202,7 @@ def test_scorer_decides_the_alpha(monkeypatch):
 def test_tuning_sample_is_gamma_of_the_tuning_sources(sources, monkeypatch):
     seen = {}
 
-    def scorer(Xt, yt, Xu, yu, neurons, **kw):
+    def scorer(Xt, yt, Xu, yu, neurons, *a, **kw):
         seen["n_train"], seen["n_tune"] = len(yt), len(yu)
         return 0.5
 
@@ -215,7 +215,7 @@ def test_tuning_sample_is_gamma_of_the_tuning_sources(sources, monkeypatch):
 def test_budget_L_is_water_filled(sources, monkeypatch):
     seen = {}
 
-    def scorer(Xt, yt, Xu, yu, neurons, **kw):
+    def scorer(Xt, yt, Xu, yu, neurons, *a, **kw):
         seen["n_train"], seen["n_tune"] = len(yt), len(yu)
         return 0.5
 

@@ -66,9 +66,9 @@ def test_stage_tables_provenance_and_resume(tiny_bert, tmp_path, monkeypatch):
     md = (root / "reports/tables/mft_transfer.md").read_text()
     assert "MFT (Full) on the sources" in md and "vs. pre-trained" in md and "Fingerprints" in md
     assert json.loads((root / "reports/metrics_mft_transfer.json").read_text()) == res["metrics"]
-    # fingerprint shares sum to one per selection (3 hidden states of the tiny BERT: emb, 1, 2)
+    # fingerprint shares sum to one per selection (the 2 blocks of the tiny BERT; no embedding output)
     fp = res["fingerprints"]
-    assert np.allclose(fp[["0", "1", "2"]].sum(axis=1), 1.0)
+    assert np.allclose(fp[["layer:1", "layer:2"]].sum(axis=1), 1.0) and "layer:emb" not in fp
     # each trained encoder records the sources it was trained on: never its target
     shas = {d: json.loads((root / f"data/processed/{d}.json").read_text())["table_sha256"] for d in DOMAINS}
     for target in DOMAINS:

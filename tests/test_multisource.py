@@ -39,7 +39,7 @@ def test_meta_never_reads_the_target_and_reuses_learners(root, monkeypatch):
     books_sha = json.loads((root / "data/processed/books.json").read_text())["table_sha256"]
     assert books_sha not in meta["fit_on"] and len(meta["fit_on"]) == 2
     arrays, _ = load.meta(Store(root), "DE-B")
-    assert arrays["order"].shape == (2, 7 * 384) and arrays["alphas"].shape == (2, 2)
+    assert arrays["order"].shape == (2, 6 * 384) and arrays["alphas"].shape == (2, 2)
     assert meta["qcache"]["misses"] == 4  # 2 learners x 2 seeds
     again = meta_aggregate.run("DE-B", params=PARAMS, root=root)
     assert again["qcache"]["misses"] == 0  # content-addressed cache survives between runs

@@ -83,7 +83,7 @@ def test_table3_scores_the_target_split_and_marks_missing_data(root, monkeypatch
     assert st[("qqp", "scitail")] == "target"  # QQP is not here: its whole half is unavailable
     assert ("scitail", "scitail") not in st
     long = res["long"]
-    assert set(long.method) == {"last_layer", "singletsns", "random"} and set(long.K) >= {5, 7 * 384}
+    assert set(long.method) == {"last_layer", "singletsns", "random"} and set(long.K) >= {5, 6 * 384}
     assert long.accuracy.between(0, 1).all()
     md = (root / "reports/tables/table3.md").read_text()
     assert "## Target: SciTail (test split)" in md and "## Target: QQP (dev split)" in md
@@ -118,14 +118,14 @@ def test_meta_nli_never_reads_the_target(root, monkeypatch):
     assert meta["available"] and tgt not in meta["fit_on"] and len(meta["fit_on"]) == 3
     arrays, _ = load.meta_nli(Store(root), "SNLI+RTE+MRPC")
     assert arrays["L"].tolist() == [30, 12]  # main budget first, the sweep without repeats
-    assert arrays["order"].shape == (2, 2, 7 * 384) and arrays["alphas"].shape == (2, 2, 3)
+    assert arrays["order"].shape == (2, 2, 6 * 384) and arrays["alphas"].shape == (2, 2, 3)
 
 
 def test_single_source_row_is_singletsns_under_the_budget(root):
     meta = _meta(root, "SNLI")
     arrays, _ = load.meta_nli(Store(root), "SNLI")
     assert meta["learners"] == [[["snli"], []]] and meta["params"]["pairing"] == "single"
-    assert np.all(arrays["alphas"] == 1.0) and arrays["order"].shape == (2, 2, 7 * 384)
+    assert np.all(arrays["alphas"] == 1.0) and arrays["order"].shape == (2, 2, 6 * 384)
 
 
 def test_unavailable_row_writes_a_marker(root):

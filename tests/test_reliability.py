@@ -219,13 +219,13 @@ def test_sigkill_during_extraction_then_resume_gives_the_uninterrupted_result(ti
 
     # 1. killed mid-run, after at least two chunks were written
     proc = _start(script, args, tmp_path, env(TSNS_TEST_SLEEP="0.5"))
-    _kill_when(proc, lambda: len(list(partial.glob("chunk_*.npy"))) >= 2, tmp_path)
+    _kill_when(proc, lambda: len(list(partial.glob("chunk_*.cls.npy"))) >= 2, tmp_path)
     assert not out.exists() and not out.with_suffix(".json").exists()
     assert not out_dir.exists() or not _temps(out_dir, "a.npy") + _temps(out_dir, "a.json")
-    done = sorted(p.name for p in partial.glob("chunk_*.npy"))
+    done = sorted(p.name for p in partial.glob("chunk_*.cls.npy"))
     assert 2 <= len(done) < 6
     for name in done:  # every chunk under its final name is complete
-        assert np.load(partial / name).shape == (10, 3, 32)
+        assert np.load(partial / name).shape == (10, 2, 32)
 
     # 2. resumed: only the missing chunks are computed; then killed between the array and its sidecar
     proc = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=tmp_path, capture_output=True,
@@ -245,7 +245,7 @@ def test_sigkill_during_extraction_then_resume_gives_the_uninterrupted_result(ti
     assert res["array_sha256"] == ref.array_sha256 == _sha(out)
     X, meta = load_activations(out)
     np.testing.assert_array_equal(np.asarray(X), np.load(tmp_path / "ref" / "a.npy"))
-    assert meta["shape"] == [60, 3, 32]
+    assert meta["shape"] == [60, 2, 32]
     assert not partial.exists()
     assert sorted(p.name for p in out_dir.iterdir()) == ["a.json", "a.npy"]  # stale temp file removed
 
@@ -474,7 +474,7 @@ def test_swapped_or_foreign_activation_files_are_refused(tiny_bert, tmp_path):
     # a foreign array of another shape
     np.save(tmp_path / "shape.npy", np.zeros((10, 7, 384), dtype=np.float16))
     shutil.copy2(tmp_path / "a.json", tmp_path / "shape.json")
-    with pytest.raises(ActivationFileError, match=r"has shape \[10, 7, 384\] but its sidecar says \[10, 3, 32\]"):
+    with pytest.raises(ActivationFileError, match=r"has shape \[10, 7, 384\] but its sidecar says \[10, 2, 32\]"):
         load_activations(tmp_path / "shape.npy")
 
     # a genuine file made with other params is refused through expect=

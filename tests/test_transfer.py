@@ -76,22 +76,40 @@ def test_nothing_of_the_target_changes_selection_or_classifier(src_tgt):
 
 
 def test_classifier_learns_only_from_source(monkeypatch, src_tgt):
-    """Spy on LogisticRegression.fit: every row it sees is a source row."""
-    from sklearn.linear_model import LogisticRegression
+    """Spy on the classifier's standardisation (the first thing to see its rows, in the cross-validation that
+    chooses C and in the final fit): every row it sees is a source row, never a target row."""
+    from sklearn.preprocessing import StandardScaler
 
     src, tgt = src_tgt
     seen = []
-    orig = LogisticRegression.fit
+    orig = StandardScaler.fit
 
-    def spy(self, X, y, *a, **k):
-        seen.append(len(X))
-        return orig(self, X, y, *a, **k)
+    def spy(self, X, *a, **k):
+        seen.append(np.asarray(X))
+        return orig(self, X, *a, **k)
 
-    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    monkeypatch.setattr(StandardScaler, "fit", spy)
     sels = {"src": baseline_selections((4, 10), [5], [0, 1], "src")}
     long = run_transfer_grid({"src": src}, {"tgt": tgt}, sels, [("src", "tgt")])
-    assert seen and all(n == len(src.X) for n in seen)
-    assert set(long.method) == {"last_layer", "all_layers", "random"}
+    assert seen and set(long.method) == {"last_layer", "all_layers", "random"}
+    widths = {X.shape[1] for X in seen}
+    for X in seen:
+        assert len(X) == len(src.X)
+        own = [{r.tobytes() for r in np.asarray(M[:, cols], dtype=np.float32)}
+               for M in (src.X, tgt.X) for cols in [_columns(src.X, X)] if cols is not None]
+        assert own and {r.tobytes() for r in X} <= own[0]
+    assert len(widths) >= 2 and (long.C > 0).all()
+
+
+def _columns(M, X):
+    """The columns of M that X holds (None when X is not a column subset of M)."""
+    cols = []
+    for j in range(X.shape[1]):
+        hit = np.flatnonzero((np.asarray(M, dtype=np.float32) == X[:, [j]]).all(axis=0))
+        if not len(hit):
+            return None
+        cols.append(hit[0])
+    return cols
 
 
 def test_layer_and_random_neurons():

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tsns.method import transferability as TR
+from tsns.method.classifier import ClassifierParams
 from tsns.stages import transferability as ST
 from tsns.errors import ConfigError, TargetLeakError
 from tsns.store.load import Activations
@@ -43,14 +44,17 @@ def _domain(rng, n, shift, planted=(1, 5)):
     return X, y
 
 
+CLF = ClassifierParams(C=1.0, max_iter=500)
+
+
 def test_label_free_features_see_shift_without_target_labels():
     rng = np.random.default_rng(0)
     Xs, ys = _domain(rng, 400, 0.0)
     Xt_same, _ = _domain(rng, 400, 0.0)
     Xt_far, _ = _domain(rng, 400, 3.0)
     neurons = np.r_[1, 5, 0, 2, 3, 4, 6, 7, 8, 9, 10, 11]  # the source's order: planted neurons first
-    near = TR.label_free_features(Xs, ys, Xt_same, neurons, (3, 4), K_fp=2, n_estimators=30, C=1.0, max_iter=500)
-    far = TR.label_free_features(Xs, ys, Xt_far, neurons, (3, 4), K_fp=2, n_estimators=30, C=1.0, max_iter=500)
+    near = TR.label_free_features(Xs, ys, Xt_same, neurons, (3, 4), K_fp=2, n_estimators=30, classifier=CLF)
+    far = TR.label_free_features(Xs, ys, Xt_far, neurons, (3, 4), K_fp=2, n_estimators=30, classifier=CLF)
     assert near["domain_acc"] < 0.6 < 0.95 < far["domain_acc"]
     assert near["mean_shift"] < 0.2 and far["mean_shift"] == pytest.approx(1.5, abs=0.2)  # 3 sd on half the neurons
     # the source classifier's pseudo-labels on the target point the forest at the planted neurons

@@ -15,8 +15,6 @@ class BaselinesConfig(Section):
     ----------
     domains : list of str
         Every ordered pair, as in Table 2.
-    pooled_variant : str
-        The variant holding a domain's mean-pooled activations (contains ``{dataset}``).
     truncation_source : str
         Long texts: head, tail and head+tail truncation compared.
     truncation_targets : list of str
@@ -31,8 +29,6 @@ class BaselinesConfig(Section):
 
     key: ClassVar[str] = "baselines"
     domains: list = rule(ListOf(Str(), min_len=2, unique=True))
-    pooled_variant: str = rule(Rule(lambda v: isinstance(v, str) and "{dataset}" in v,
-                                    "a variant name containing {dataset}"))
     truncation_source: str = rule(Str())
     truncation_targets: list = rule(ListOf(Str()))
     truncations: list = rule(ListOf(Options(*TRUNCATIONS)))

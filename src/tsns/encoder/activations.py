@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ActivationFileError
 from ..io import file_sha256
 
-__all__ = ["SIDECAR_VERSION", "Sidecar", "ids_sha256", "load_activations", "layer_shape"]
+__all__ = ["SIDECAR_VERSION", "Sidecar", "ids_sha256", "load_activations", "layer_shape", "layer_labels"]
 
 SIDECAR_VERSION = 1
 
@@ -90,6 +90,12 @@ def load_activations(path: str | Path, *, expect: dict | None = None, verify: bo
             raise ActivationFileError(
                 f"activation file {path} was made with {k}={have!r} but the current params say {v!r}: {fix}")
     return X, meta
+
+
+def layer_labels(meta: dict) -> list[str]:
+    """Short names of the stored layers: ``emb`` for the embedding output, ``1``, ``2``, ... for the blocks."""
+    layers = meta.get("layers") or ["embeddings"] + [f"layer_{i}" for i in range(1, int(meta["shape"][1]))]
+    return ["emb" if name == "embeddings" else name.removeprefix("layer_") for name in layers]
 
 
 def layer_shape(meta: dict) -> tuple[int, int]:

@@ -26,13 +26,14 @@ import os
 import shutil
 import time
 from dataclasses import asdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ActivationFileError, ConfigError
-from ..io import atomic_save_npy, atomic_write_json, remove_stale_temps, versions
+from ..io import atomic_save_npy, atomic_write_json, file_sha256, remove_stale_temps, versions
 from .activations import Sidecar, ids_sha256
 from .model import autocast, load_model, select_device
 from .tokenize import pad_batch, tokenize
@@ -46,20 +47,24 @@ __all__ = ["CHUNK_SIZE", "encode", "check_texts", "extract_activations"]
 CHUNK_SIZE = 512
 
 
-def encode(encoder, items, *, pooling: str, batch_size: int, device: str, precision: str, pad_id: int,
-           progress=None) -> np.ndarray:
-    """Run the encoder over tokenised items and pool every hidden state.
+def encode(encoder, items, *, poolings: Sequence[str] = ("cls",), batch_size: int, device: str, precision: str,
+           pad_id: int, include_embeddings: bool = True, progress=None) -> dict[str, np.ndarray]:
+    """Run the encoder over tokenised items once and pool every hidden state in each of ``poolings``.
+
+    ``cls`` keeps the first token of a layer, ``mean`` the attention-masked mean over its tokens; the
+    embedding output is hidden state 0 (dropped when ``include_embeddings`` is false).
 
     Returns
     -------
-    numpy.ndarray, shape (n_items, n_layers, hidden), float32
+    dict pooling -> numpy.ndarray, shape (n_items, n_layers, hidden), float32
         In the order of ``items`` (batches are length-sorted internally).
     """
     import torch
 
     order = np.argsort([len(it["input_ids"]) for it in items], kind="stable")
-    result: np.ndarray | None = None
+    result: dict[str, np.ndarray] = {}
     ctx, _ = autocast(device, precision)
+    first = 0 if include_embeddings else 1
     accepts_types = "token_type_ids" in encoder.forward.__code__.co_varnames
     with torch.inference_mode():
         for start in range(0, len(items), batch_size):
@@ -69,19 +74,20 @@ def encode(encoder, items, *, pooling: str, batch_size: int, device: str, precis
             if accepts_types:
                 kwargs["token_type_ids"] = types
             with ctx:
-                hidden = encoder(**kwargs).hidden_states  # tuple of (B, T, H), embeddings first
-            if pooling == "cls":  # only the first token of each layer: no (B, L, T, H) copy
-                pooled = torch.stack([h[:, 0, :] for h in hidden], dim=1).float()
-            else:
-                m = mask[:, :, None].float()
-                pooled = torch.stack([(h.float() * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0) for h in hidden], dim=1)
-            pooled = pooled.cpu().numpy()
-            if result is None:
-                result = np.empty((len(items),) + pooled.shape[1:], dtype=np.float32)
-            result[idx] = pooled
+                hidden = encoder(**kwargs).hidden_states[first:]  # tuple of (B, T, H), embeddings first
+            for pooling in poolings:
+                if pooling == "cls":  # only the first token of each layer: no (B, L, T, H) copy
+                    pooled = torch.stack([h[:, 0, :] for h in hidden], dim=1).float()
+                else:
+                    m = mask[:, :, None].float()
+                    pooled = torch.stack([(h.float() * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0) for h in hidden],
+                                         dim=1)
+                pooled = pooled.cpu().numpy()
+                if pooling not in result:
+                    result[pooling] = np.empty((len(items),) + pooled.shape[1:], dtype=np.float32)
+                result[pooling][idx] = pooled
             if progress is not None:
                 progress.update(len(idx))
-    assert result is not None
     return result
 
 
@@ -116,7 +122,8 @@ def check_texts(df, dataset: str) -> None:
 
 def extract_activations(df, out_path: str | Path, cfg: ExtractConfig, *, dataset: str, dataset_sha256: str,
                         partial_dir: str | Path | None = None, show_progress: bool = True,
-                        chunk_size: int = CHUNK_SIZE, model_path: str | None = None) -> Sidecar:
+                        chunk_size: int = CHUNK_SIZE, model_path: str | None = None,
+                        also: Mapping[str, str | Path] | None = None) -> Sidecar:
     """Extract activations for a normalised dataset table and write them atomically.
 
     Parameters
@@ -124,34 +131,38 @@ def extract_activations(df, out_path: str | Path, cfg: ExtractConfig, *, dataset
     df : pandas.DataFrame
         Normalised table (columns ``id``, ``text_a``, ``text_b``, ...), n rows.
     out_path : path
-        Destination ``.npy``; the sidecar goes to ``out_path.with_suffix('.json')``.
+        Destination ``.npy`` of ``cfg.pooling``; the sidecar goes to ``out_path.with_suffix('.json')``.
     cfg : ExtractConfig
-        model, pooling, max_length, truncation, head_fraction, batch_size, precision, device (and
-        ``result_keys()``, recorded in the sidecar).
+        model, pooling, include_embeddings, max_length, truncation, head_fraction, batch_size, precision,
+        device (and ``result_keys()``, recorded in the sidecar).
     dataset, dataset_sha256 : str
         Name and table checksum of the data, recorded in the sidecar.
     partial_dir : path, optional
-        Where finished chunks are kept until the array is complete (resume point).
+        Where finished chunks are kept until the arrays are complete (resume point).
     chunk_size : int
         Examples per resumable chunk.
     model_path : str, optional
         Where to load the model from when it is not ``cfg.model`` (which the sidecar records), e.g. a
         checkout-relative folder given as an absolute path.
+    also : mapping pooling -> path, optional
+        Other poolings computed in the same forward passes, each written to its own ``.npy`` and sidecar.
 
     Returns
     -------
     Sidecar
-        The array written has shape ``(n, n_layers, hidden)`` and dtype float16.
+        Of ``out_path``; every array written has shape ``(n, n_layers, hidden)`` and dtype float16.
     """
     import torch
     from tqdm import tqdm
 
     out_path = Path(out_path)
+    outputs = {cfg.pooling: out_path, **{p: Path(o) for p, o in (also or {}).items() if p != cfg.pooling}}
     if len(df) == 0:
         raise ConfigError(f"dataset {dataset!r} has no rows: check data.limit and the download stage")
     check_texts(df, dataset)
-    for stale in (out_path, out_path.with_suffix(".json")):
-        remove_stale_temps(stale)  # left by a killed run, before any slow work
+    for path in outputs.values():
+        for stale in (path, path.with_suffix(".json")):
+            remove_stale_temps(stale)  # left by a killed run, before any slow work
     device = select_device(cfg.device)
     if device == "cpu":
         torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -159,15 +170,18 @@ def extract_activations(df, out_path: str | Path, cfg: ExtractConfig, *, dataset
     tokenizer, encoder, info = load_model(model_path or cfg.model, device)
     if model_path:
         info = {**info, "resolved": cfg.model}  # the sidecar names the model as the settings do
-    n_layers = encoder.config.num_hidden_layers + 1
-    hidden = encoder.config.hidden_size
+    first = 0 if cfg.include_embeddings else 1
+    layers = (["embeddings"] + [f"layer_{i}" for i in range(1, encoder.config.num_hidden_layers + 1)])[first:]
+    n_layers, hidden = len(layers), encoder.config.hidden_size
     text_b = df["text_b"].tolist() if "text_b" in df and df["text_b"].notna().any() else None
     items = tokenize(tokenizer, df["text_a"].tolist(), text_b, cfg.max_length, cfg.truncation, cfg.head_fraction)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     _, precision_used = autocast(device, cfg.precision)
 
-    key = {"dataset_sha256": dataset_sha256, "config": cfg.result_keys(), "weights": info["weights"],
-           "precision": precision_used, "n": len(df)}
+    # everything that determines the numbers of a chunk (the batch composition changes the last bits too)
+    key = {"dataset_sha256": dataset_sha256, "config": cfg.result_keys(), "poolings": sorted(outputs),
+           "batch_size": cfg.batch_size, "chunk_size": chunk_size, "weights": info["weights"],
+           "precision": precision_used, "device": device, "n": len(df)}
     partial = Path(partial_dir) if partial_dir else out_path.parent / ".partial" / out_path.stem
     if partial.exists():
         try:
@@ -183,41 +197,54 @@ def extract_activations(df, out_path: str | Path, cfg: ExtractConfig, *, dataset
     chunks = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
     bar = tqdm(total=n, desc=f"extract {dataset}", unit="seq", disable=not show_progress, mininterval=5)
     for c, (s, e) in enumerate(chunks):
-        cpath = partial / f"chunk_{c:05d}.npy"
-        if cpath.exists():
-            try:
-                arr = np.load(cpath, mmap_mode="r")
-                if arr.shape == (e - s, n_layers, hidden):
-                    bar.update(e - s)
-                    continue
-            except (ValueError, OSError):
-                pass
-        arr = encode(encoder, items[s:e], pooling=cfg.pooling, batch_size=cfg.batch_size, device=device,
-                     precision=cfg.precision, pad_id=pad_id, progress=bar)
-        if not np.isfinite(arr).all():
-            raise ActivationFileError(f"non-finite activations in {dataset} chunk {c}: try extract.precision=fp32")
-        atomic_save_npy(cpath, arr.astype(np.float16))
+        paths = {p: partial / f"chunk_{c:05d}.{p}.npy" for p in outputs}
+        manifest = partial / f"chunk_{c:05d}.json"
+        if _chunk_ok(manifest, paths, (e - s, n_layers, hidden)):
+            bar.update(e - s)
+            continue
+        arrs = encode(encoder, items[s:e], poolings=list(outputs), batch_size=cfg.batch_size, device=device,
+                      precision=cfg.precision, pad_id=pad_id, include_embeddings=cfg.include_embeddings,
+                      progress=bar)
+        shas = {}
+        for p, arr in arrs.items():
+            if not np.isfinite(arr).all():
+                raise ActivationFileError(f"non-finite activations in {dataset} chunk {c}: try extract.precision=fp32")
+            shas[p] = atomic_save_npy(paths[p], arr.astype(np.float16))
+        atomic_write_json(manifest, shas)  # after the arrays: a manifest always describes complete chunks
     bar.close()
 
-    full = np.concatenate([np.load(partial / f"chunk_{c:05d}.npy") for c in range(len(chunks))], axis=0)
-    if not np.isfinite(full).all():
-        raise ActivationFileError(
-            f"activations of {dataset} overflow float16 storage: use extract.pooling=cls or a model with smaller activations")
-    array_sha = atomic_save_npy(out_path, full)
-    sidecar = Sidecar(
-        dataset=dataset, dataset_sha256=dataset_sha256, shape=list(full.shape), dtype=str(full.dtype),
-        layers=["embeddings"] + [f"layer_{i}" for i in range(1, n_layers)], config=cfg.result_keys(),
-        model_info={**info, "model_type": encoder.config.model_type, "num_hidden_layers": n_layers - 1,
-                    "hidden_size": hidden},
-        precision_used=precision_used, device_used=device, array_sha256=array_sha,
-        ids_sha256=ids_sha256(df["id"].tolist()), versions=versions(), seconds=round(time.time() - t0, 2),
-    )
-    atomic_write_json(out_path.with_suffix(".json"), asdict(sidecar))
+    sidecars = {}
+    for p, path in outputs.items():
+        full = np.concatenate([np.load(partial / f"chunk_{c:05d}.{p}.npy") for c in range(len(chunks))], axis=0)
+        if not np.isfinite(full).all():
+            raise ActivationFileError(f"{p}-pooled activations of {dataset} overflow float16 storage: "
+                                      "use a model with smaller activations")
+        array_sha = atomic_save_npy(path, full)
+        sidecars[p] = Sidecar(
+            dataset=dataset, dataset_sha256=dataset_sha256, shape=list(full.shape), dtype=str(full.dtype),
+            layers=layers, config={**cfg.result_keys(), "pooling": p},
+            model_info={**info, "model_type": encoder.config.model_type,
+                        "num_hidden_layers": encoder.config.num_hidden_layers, "hidden_size": hidden},
+            precision_used=precision_used, device_used=device, array_sha256=array_sha,
+            ids_sha256=ids_sha256(df["id"].tolist()), versions=versions(), seconds=round(time.time() - t0, 2),
+        )
+    # every array is in place before any sidecar: a sidecar always describes a complete array
+    for p, path in outputs.items():
+        atomic_write_json(path.with_suffix(".json"), asdict(sidecars[p]))
     shutil.rmtree(partial, ignore_errors=True)
     try:
         partial.parent.rmdir()  # only succeeds when no other dataset is mid-extraction
     except OSError:
         pass
-    return sidecar
+    return sidecars[cfg.pooling]
 
 
+def _chunk_ok(manifest: Path, paths: Mapping[str, Path], shape: tuple) -> bool:
+    """A finished chunk: every pooling's array is there, has the expected shape and the checksum its manifest
+    recorded (a resumed run keeps it; a damaged one is computed again)."""
+    try:
+        shas = json.loads(manifest.read_text())
+        return all(shas.get(p) == file_sha256(path) and np.load(path, mmap_mode="r").shape == shape
+                   for p, path in paths.items())
+    except (OSError, ValueError):
+        return False

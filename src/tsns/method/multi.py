@@ -23,7 +23,7 @@ Choices where the paper is silent (see also the docstrings):
 * alpha ties: the larger alpha wins (the paper's SingleTSNS uses alpha = 1).
 * scaling of eq. 1: ``"normalized"`` by default, because with the literal form
   every alpha below ~0.999 ranks like alpha = 0 and the alpha grid would be a
-  choice between two rankings only (NOTES.md, "A trap in eq. 1").
+  choice between two rankings only (README, "A trap in eq. 1").
 * budget ``L`` (Table 5): water-filled across the ``D_S1^p`` sources of each
   learner for the importance and the tuning classifier, and across the
   ``D_S2^p`` sources for the pool from which the gamma sample is drawn, so no
@@ -36,18 +36,20 @@ Choices where the paper is silent (see also the docstrings):
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, TargetLeakError
+from ..errors import ConfigError
 from .learners import LearnerParams
 from .qcache import QCache, as_cache, data_fingerprint
 from .single import aggregate, importance_matrix, ranks, top_k
-from .transfer import HeldOutTarget, LabelledSource, Selection, train_classifier
+from .classifier import ClassifierParams, choose_C, train_classifier
+from .transfer import LabelledSource, Selection, check_target_not_in_sources  # noqa: F401  (re-exported)
 from .validation import PARAMS, check, check_k, check_names, check_source
 from .waterfill import draw_allocation, name_key
 
@@ -59,7 +61,6 @@ __all__ = [
     "LearnerResult",
     "MultiResult",
     "QCache",
-    "check_target_not_in_sources",
     "learn",
     "meta_importance",
     "single_source",
@@ -160,6 +161,8 @@ class LearnerResult:
         QCache key of q.
     q_cached : bool
         True when q came from the cache.
+    C : float
+        C of the tuning classifiers (chosen once per learner when the classifier's C is ``"cv"``).
     """
 
     train: tuple
@@ -174,6 +177,7 @@ class LearnerResult:
     n_tune: int
     q_key: str
     q_cached: bool
+    C: float = float("nan")
 
 
 @dataclass
@@ -200,6 +204,8 @@ class MultiResult:
     K, pairing, random_state
         The settings.
     details : list of LearnerResult, length P
+    tune_C : numpy.ndarray, shape (P,)
+        C of every learner's tuning classifiers.
     """
 
     h: np.ndarray
@@ -214,6 +220,7 @@ class MultiResult:
     pairing: str
     random_state: int
     details: list = field(default_factory=list, repr=False)
+    tune_C: np.ndarray = field(default_factory=lambda: np.array([]))
 
     def selection(self) -> Selection:
         """The selected neurons as a :class:`tsns.method.transfer.Selection` (method ``multitsns``)."""
@@ -278,7 +285,7 @@ def _rows(sources: Mapping[str, LabelledSource], names: Sequence[str], L: int | 
 
 
 def tune_accuracy(X_train: np.ndarray, y_train: np.ndarray, X_tune: np.ndarray, y_tune: np.ndarray,
-                  neurons: np.ndarray, *, C: float = 1.0, max_iter: int = 2000) -> float:
+                  neurons: np.ndarray, classifier: ClassifierParams = ClassifierParams()) -> float:
     """Accuracy on the tuning sample of a classifier trained on the selected neurons of the training rows.
 
     Parameters
@@ -288,12 +295,14 @@ def tune_accuracy(X_train: np.ndarray, y_train: np.ndarray, X_tune: np.ndarray, 
     X_tune : array, shape (n_tune, N)
     y_tune : array, shape (n_tune,)
     neurons : array of int, shape (K,)
+    classifier : ClassifierParams
+        A fixed C (``"cv"`` chooses it on the training rows).
 
     Returns
     -------
     float in [0, 1]
     """
-    clf = train_classifier(X_train, y_train, neurons, C=C, max_iter=max_iter)
+    clf = train_classifier(X_train, y_train, neurons, classifier)
     pred = clf.predict(np.asarray(X_tune[:, neurons], dtype=np.float32))
     return float(np.mean(pred == np.asarray(y_tune)))
 
@@ -335,8 +344,8 @@ def _learner_q(sources: Mapping[str, LabelledSource], train: Sequence[str], *, J
 def learn(sources: Mapping[str, LabelledSource], train: Sequence[str], tune: Sequence[str], *, K: int,
           J: int = 10, beta: float = 0.7, gamma: float = 0.1, alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID,
           eps: float = 1e-6, scaling: str = "normalized", params: LearnerParams = LearnerParams(),
-          L: int | None = None, C: float = 1.0, max_iter: int = 2000, random_state: int = 0, n_jobs: int = 1,
-          cache: QCache | None = None) -> LearnerResult:
+          L: int | None = None, classifier: ClassifierParams = ClassifierParams(), random_state: int = 0,
+          n_jobs: int = 1, cache: QCache | None = None) -> LearnerResult:
     """One neuron-importance learner p of MultiTSNS.
 
     1. Rows of the training sources ``D_S1^p``: all of them, or (budget L) a
@@ -347,7 +356,9 @@ def learn(sources: Mapping[str, LabelledSource], train: Sequence[str], tune: Seq
     3. For every alpha of the grid: ``m = aggregate(q^p, alpha, eps, scaling)``,
        a logistic regression on the top K neurons of the training rows, scored
        on a seeded gamma-fraction sample of the ``D_S2^p`` rows. The best
-       accuracy wins; ties go to the larger alpha.
+       accuracy wins; ties go to the larger alpha. With ``classifier.C ==
+       "cv"``, C is chosen once per learner, by cross-validation on the training
+       rows at the alpha = 1 ranking, and kept for every alpha.
 
     Parameters
     ----------
@@ -367,7 +378,7 @@ def learn(sources: Mapping[str, LabelledSource], train: Sequence[str], tune: Seq
     L : int or None
         Sample budget, water-filled across ``train`` (importance and tuning
         classifier) and across ``tune`` (the pool of the gamma sample).
-    C, max_iter
+    classifier : ClassifierParams
         Logistic regression of the tuning classifier.
     random_state : int
         Seeds are derived from it and the source names, not the learner's position.
@@ -415,26 +426,31 @@ def learn(sources: Mapping[str, LabelledSource], train: Sequence[str], tune: Seq
     X_tu = np.concatenate(X_tu)
     y_tu = np.concatenate(y_tu)
 
+    if classifier.C == "cv":  # one C per learner, chosen on its training rows only
+        C, _ = choose_C(X_tr[:, top_k(aggregate(q, alpha=1.0, eps=eps, scaling=scaling), K)], y_tr, classifier)
+        classifier = dataclasses.replace(classifier, C=C)
     accs = np.empty(len(grid))
     seen: dict[bytes, float] = {}  # same top-K set -> same classifier -> same accuracy
     for a_i, alpha in enumerate(grid):
         sel = top_k(aggregate(q, alpha=float(alpha), eps=eps, scaling=scaling), K)
         sig = np.sort(sel).tobytes()
         if sig not in seen:
-            seen[sig] = tune_accuracy(X_tr, y_tr, X_tu, y_tu, sel, C=C, max_iter=max_iter)
+            seen[sig] = tune_accuracy(X_tr, y_tr, X_tu, y_tu, sel, classifier)
         accs[a_i] = seen[sig]
     best = accs.max()
     alpha = float(grid[accs == best].max())  # ties: the larger alpha
     m = aggregate(q, alpha=alpha, eps=eps, scaling=scaling)
     return LearnerResult(train=tuple(train), tune=tuple(tune), alpha=alpha, alpha_grid=grid, accuracies=accs, q=q,
-                         m=m, r=ranks(m), allocation=allocation, n_tune=len(y_tu), q_key=key, q_cached=cached)
+                         m=m, r=ranks(m), allocation=allocation, n_tune=len(y_tu), q_key=key, q_cached=cached,
+                         C=float(classifier.C))
 
 
 # --------------------------------------------------------------------------- MultiTSNS
 def multitsns(sources: Mapping[str, LabelledSource], *, K: int, pairing: str = "leave_one_out", J: int = 10,
               beta: float = 0.7, gamma: float = 0.1, alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID,
               eps: float = 1e-6, scaling: str = "normalized", params: LearnerParams = LearnerParams(),
-              L: int | None = None, C: float = 1.0, max_iter: int = 2000, random_state: int = 0, n_jobs: int = 1,
+              L: int | None = None, classifier: ClassifierParams = ClassifierParams(), random_state: int = 0,
+              n_jobs: int = 1,
               cache: QCache | None = None) -> MultiResult:
     """MultiTSNS (paper 3.2): P learners, meta-importance h, top-K neurons.
 
@@ -447,7 +463,7 @@ def multitsns(sources: Mapping[str, LabelledSource], *, K: int, pairing: str = "
         Neurons selected (and used to score each learner's alphas).
     pairing : {"leave_one_out", "one_vs_rest", "all_pairs"}
         How the P learners are formed (:func:`pairings`).
-    J, beta, gamma, alpha_grid, eps, scaling, params, L, C, max_iter, n_jobs
+    J, beta, gamma, alpha_grid, eps, scaling, params, L, classifier, n_jobs
         See :func:`learn`.
     random_state : int
     cache : QCache or None
@@ -467,7 +483,7 @@ def multitsns(sources: Mapping[str, LabelledSource], *, K: int, pairing: str = "
     details = []
     for p, (tr, tu) in enumerate(pairs):
         res = learn(sources, tr, tu, K=K, J=J, beta=beta, gamma=gamma, alpha_grid=alpha_grid, eps=eps,
-                    scaling=scaling, params=params, L=L, C=C, max_iter=max_iter, random_state=random_state,
+                    scaling=scaling, params=params, L=L, classifier=classifier, random_state=random_state,
                     n_jobs=n_jobs, cache=cache)
         log.info("learner %d/%d %s | %s: alpha=%.3g (accuracies %s)%s", p + 1, len(pairs), "+".join(tr),
                  "+".join(tu), res.alpha, np.round(res.accuracies, 3).tolist(), " [q cached]" if res.q_cached else "")
@@ -479,7 +495,7 @@ def multitsns(sources: Mapping[str, LabelledSource], *, K: int, pairing: str = "
                        tuning=np.stack([d.accuracies for d in details]), selected=top_k(h, K),
                        learners=[(tuple(tr), tuple(tu)) for tr, tu in pairs],
                        fit_on=tuple(sources[n].sha256 for n in sources if n in used), K=K, pairing=pairing,
-                       random_state=int(random_state), details=details)
+                       random_state=int(random_state), details=details, tune_C=np.array([d.C for d in details]))
 
 
 def single_source(sources: Mapping[str, LabelledSource], *, K: int, J: int = 10, beta: float = 0.7,
@@ -523,14 +539,3 @@ def single_source(sources: Mapping[str, LabelledSource], *, K: int, J: int = 10,
                        tuning=np.array([[np.nan]]), selected=top_k(h, K), learners=[((name,), ())],
                        fit_on=(sources[name].sha256,), K=K, pairing="single", random_state=int(random_state),
                        details=[res])
-
-
-# --------------------------------------------------------------------------- guard
-def check_target_not_in_sources(target: HeldOutTarget,
-                                sources: Mapping[str, LabelledSource] | Iterable[LabelledSource]) -> None:
-    """Raise TargetLeakError if the target is one of the sources (same name or same checksum)."""
-    srcs = sources.values() if isinstance(sources, Mapping) else sources
-    for s in srcs:
-        if s.name == target.name or s.sha256 == target.sha256:
-            raise TargetLeakError(f"target {target.name!r} is also the source {s.name!r}: "
-                                  "remove it from the MultiTSNS sources")

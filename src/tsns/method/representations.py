@@ -7,7 +7,7 @@ from ..errors import ConfigError
 
 __all__ = ["REPRESENTATIONS", "represent"]
 
-#: fixed representations built from the (n, n_layers, hidden) activations (layer 0 = embeddings)
+#: fixed representations built from the (n, n_layers, hidden) activations (the last layer last)
 REPRESENTATIONS = ("last_layer", "last4_concat", "last4_max", "all_layers")
 
 
@@ -17,7 +17,7 @@ def represent(A: np.ndarray, which: str) -> np.ndarray:
     Parameters
     ----------
     A : array, shape (n, n_layers, hidden)
-        Pooled hidden states, layer 0 = embeddings.
+        Pooled hidden states, in layer order (the embedding output first when it is kept).
     which : {"last_layer", "last4_concat", "last4_max", "all_layers"}
         ``last_layer``: ``A[:, -1]`` (n, hidden); ``last4_concat``: the last 4
         hidden states side by side (n, 4 * hidden); ``last4_max``: their

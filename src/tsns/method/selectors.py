@@ -203,8 +203,11 @@ class MultiTSNS(_TSNSBase):
         Sample budget, water-filled across sources (paper, Table 5).
     J, beta, eps, scaling, method, n_estimators, max_depth, max_features, l1_C, random_state, n_jobs
         As in :class:`SingleTSNS` (``scaling`` defaults to "normalized" so that alpha matters).
-    C : float, default=1.0
-        Logistic regression used to score an alpha.
+    C : float or "cv", default="cv"
+        Inverse L2 strength of the logistic regression that scores an alpha; ``"cv"`` chooses it per learner by
+        cross-validation on its training rows (:func:`tsns.method.classifier.choose_C`) from ``C_grid``.
+    C_grid : sequence of float, default=(1e-4, 1e-3, 1e-2, 0.1, 1, 10)
+    cv_folds : int, default=5
 
     Attributes
     ----------
@@ -219,7 +222,7 @@ class MultiTSNS(_TSNSBase):
     def __init__(self, k=500, *, pairing="leave_one_out", J=10, beta=0.7, gamma=0.1,
                  alpha_grid=(0.0, 0.25, 0.5, 0.75, 1.0), eps=1e-6, scaling="normalized", L=None,
                  method="random_forest", n_estimators=100, max_depth=None, max_features="sqrt", l1_C=0.1,
-                 C=1.0, random_state=None, n_jobs=None):
+                 C="cv", C_grid=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0), cv_folds=5, random_state=None, n_jobs=None):
         self.k = k
         self.pairing = pairing
         self.J = J
@@ -235,6 +238,8 @@ class MultiTSNS(_TSNSBase):
         self.max_features = max_features
         self.l1_C = l1_C
         self.C = C
+        self.C_grid = C_grid
+        self.cv_folds = cv_folds
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -252,6 +257,7 @@ class MultiTSNS(_TSNSBase):
         -------
         self
         """
+        from .classifier import ClassifierParams
         from .multi import multitsns
         from .transfer import LabelledSource
 
@@ -275,7 +281,8 @@ class MultiTSNS(_TSNSBase):
             sources[name] = LabelledSource(name, X[rows], y[rows], digest)
         res = multitsns(sources, K=k, pairing=self.pairing, J=self.J, beta=self.beta, gamma=self.gamma,
                         alpha_grid=self.alpha_grid, eps=self.eps, scaling=self.scaling, params=params, L=self.L,
-                        C=self.C, random_state=self._seed(), n_jobs=self.n_jobs or 1)
+                        classifier=ClassifierParams(C=self.C, C_grid=tuple(self.C_grid), cv_folds=self.cv_folds),
+                        random_state=self._seed(), n_jobs=self.n_jobs or 1)
         self.importances_ = res.h
         self.ranks_ = res.ranks
         self.alphas_ = res.alphas

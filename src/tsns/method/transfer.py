@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, TargetLeakError
-from .validation import check, check_k, check_source
+from .classifier import ClassifierParams, train_classifier
+from .validation import check_k
 
 
 # --------------------------------------------------------------------------- data holders
@@ -107,43 +108,27 @@ def check_no_leak(target: HeldOutTarget, source: LabelledSource, selection: Sele
             "recompute the selection from source data only")
 
 
-# --------------------------------------------------------------------------- classifier
-def train_classifier(X: np.ndarray, y: np.ndarray, neurons: np.ndarray, *, C: float = 1.0,
-                     max_iter: int = 2000, random_state: int = 0):
-    """Standardise the selected neurons and fit a logistic regression (source only).
-
-    Parameters
-    ----------
-    X : array, shape (n_examples, N)
-    y : array, shape (n_examples,)
-    neurons : array of int, shape (K,)
-
-    Returns
-    -------
-    sklearn.pipeline.Pipeline
-        Fitted ``StandardScaler -> LogisticRegression`` on ``X[:, neurons]``.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    X, y = check_source(X, y)
-    check("C", C, where="transfer.C")
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=random_state))
-    clf.fit(np.asarray(X[:, neurons], dtype=np.float32), y)
-    return clf
+def check_target_not_in_sources(target: HeldOutTarget,
+                                sources: Mapping[str, LabelledSource] | Iterable[LabelledSource]) -> None:
+    """Raise TargetLeakError if the target is one of the sources (same name or same checksum)."""
+    srcs = sources.values() if isinstance(sources, Mapping) else sources
+    for s in srcs:
+        if s.name == target.name or s.sha256 == target.sha256:
+            raise TargetLeakError(f"target {target.name!r} is also the source {s.name!r}: "
+                                  "remove it from the MultiTSNS sources")
 
 
-def transfer_accuracy(source: LabelledSource, target: HeldOutTarget, selection: Selection, *, C: float = 1.0,
-                      max_iter: int = 2000, clf=None) -> float:
+# --------------------------------------------------------------------------- transfer
+def transfer_accuracy(source: LabelledSource, target: HeldOutTarget, selection: Selection,
+                      classifier: ClassifierParams = ClassifierParams(), *, clf=None) -> float:
     """Train on the source's selected neurons, score on the unseen target.
 
-    ``clf`` may pass a classifier already trained by :func:`train_classifier` on
-    this source and selection (to reuse it across targets).
+    ``clf`` may pass a classifier already trained by :func:`tsns.method.classifier.train_classifier`
+    on this source and selection (to reuse it across targets).
     """
     check_no_leak(target, source, selection)
     if clf is None:
-        clf = train_classifier(source.X, source.y, selection.neurons, C=C, max_iter=max_iter)
+        clf = train_classifier(source.X, source.y, selection.neurons, classifier)
     return target.score(clf, selection.neurons)
 
 
@@ -164,7 +149,7 @@ def pooled_source(parts: Mapping[str, LabelledSource], names: Sequence[str], L: 
 
 # --------------------------------------------------------------------------- baselines
 def layer_neurons(layer: int, layer_shape: tuple[int, int]) -> np.ndarray:
-    """Flat indices of every neuron of one layer (layer 0 = embeddings)."""
+    """Flat indices of every neuron of one layer (-1 = the last; layers in the order they are stored)."""
     n_layers, hidden = layer_shape
     if not -n_layers <= layer < n_layers:
         raise ConfigError(f"layer {layer} does not exist in a model with {n_layers} hidden states")
@@ -191,8 +176,8 @@ def baseline_selections(layer_shape: tuple[int, int], Ks: Sequence[int], seeds: 
 
 
 def run_transfer_grid(sources: dict[str, LabelledSource], targets: dict[str, HeldOutTarget],
-                      selections: dict[str, list[Selection]], pairs: Iterable[tuple[str, str]], *, C: float = 1.0,
-                      max_iter: int = 2000, progress: bool = False) -> pd.DataFrame:
+                      selections: dict[str, list[Selection]], pairs: Iterable[tuple[str, str]],
+                      classifier: ClassifierParams = ClassifierParams(), *, progress: bool = False) -> pd.DataFrame:
     """Evaluate every selection of every source on its targets.
 
     One classifier is trained per (source, selection) and scored on each target
@@ -208,7 +193,8 @@ def run_transfer_grid(sources: dict[str, LabelledSource], targets: dict[str, Hel
     Returns
     -------
     pandas.DataFrame
-        Long format: ``source, target, method, K, seed, accuracy``.
+        Long format: ``source, target, method, K, seed, C, accuracy`` (``C``: the classifier's, chosen on
+        the source when ``classifier.C`` is ``"cv"``).
     """
     by_source: dict[str, list[str]] = {}
     for s, t in pairs:
@@ -226,9 +212,9 @@ def run_transfer_grid(sources: dict[str, LabelledSource], targets: dict[str, Hel
         src = sources[s]
         for t in by_source[s]:
             check_no_leak(targets[t], src, sel)
-        clf = train_classifier(src.X, src.y, sel.neurons, C=C, max_iter=max_iter)
+        clf = train_classifier(src.X, src.y, sel.neurons, classifier)
         for t in by_source[s]:
             acc = transfer_accuracy(src, targets[t], sel, clf=clf)
             rows.append({"source": s, "target": t, "method": sel.method, "K": sel.K,
-                         "seed": -1 if sel.seed is None else sel.seed, "accuracy": acc})
+                         "seed": -1 if sel.seed is None else sel.seed, "C": clf.C_, "accuracy": acc})
     return pd.DataFrame(rows)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from . import transfer as T
+from .classifier import ClassifierParams, train_classifier
 from .fingerprint import fingerprint
 from .single import jaccard
 
@@ -112,8 +112,9 @@ def labelled_features(m_s: np.ndarray, m_t: np.ndarray, layer_shape: tuple[int, 
 
 
 def label_free_features(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, neurons: np.ndarray,
-                        layer_shape: tuple[int, int], *, K_fp: int, n_estimators: int, C: float, max_iter: int,
-                        random_state: int = 0, max_rows: int = 2000, source_clf=None) -> dict:
+                        layer_shape: tuple[int, int], *, K_fp: int, n_estimators: int,
+                        classifier: ClassifierParams = ClassifierParams(), random_state: int = 0,
+                        max_rows: int = 2000, source_clf=None) -> dict:
     """Features from the labelled source and the *unlabelled* target only.
 
     Parameters
@@ -127,8 +128,11 @@ def label_free_features(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, neurons:
     layer_shape : (n_layers, hidden)
     K_fp : int
         Neurons in the pseudo-label fingerprints.
-    source_clf : fitted classifier on ``Xs[:, neurons]``, optional
-        Reused as the pseudo-labeller (else one is trained on the source).
+    classifier : ClassifierParams
+        The transfer classifier's settings: the pseudo-labeller is trained with them (unless ``source_clf`` is
+        given), and the domain classifier uses the pseudo-labeller's C.
+    source_clf : fitted classifier on ``Xs[:, neurons]`` (from :func:`tsns.method.classifier.train_classifier`),
+        optional: reused as the pseudo-labeller.
 
     Returns
     -------
@@ -144,13 +148,14 @@ def label_free_features(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, neurons:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    src_clf = source_clf if source_clf is not None else train_classifier(Xs, ys, neurons, classifier)
     rng = np.random.default_rng(random_state)
     n = min(len(Xs), len(Xt), max_rows)
     rs = rng.choice(len(Xs), n, replace=False)
     rt = rng.choice(len(Xt), n, replace=False)
     D = np.vstack([Xs[rs][:, neurons], Xt[rt][:, neurons]]).astype(np.float32)
     d = np.r_[np.zeros(n, int), np.ones(n, int)]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=src_clf.C_, max_iter=classifier.max_iter))
     cv = StratifiedKFold(2, shuffle=True, random_state=random_state)
     domain_acc = float(cross_val_score(clf, D, d, cv=cv).mean())
 
@@ -158,7 +163,6 @@ def label_free_features(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, neurons:
     sd = np.sqrt((Xs[:, neurons].var(0) + Xt[:, neurons].var(0)) / 2)
     mean_shift = float(np.mean(np.abs(mu_s - mu_t) / np.where(sd > 0, sd, 1.0)))
 
-    src_clf = source_clf if source_clf is not None else T.train_classifier(Xs, ys, neurons, C=C, max_iter=max_iter)
     pseudo = src_clf.predict(np.asarray(Xt[:, neurons], dtype=np.float32))
     if len(np.unique(pseudo)) < 2:  # the source classifier gives one class to every target row
         return {"domain_acc": domain_acc, "mean_shift": mean_shift, "pseudo_fp_cosine": float("nan"),

@@ -102,8 +102,8 @@ def last_layer_mean(encoder, items, *, batch_size, device, precision, pad_id) ->
     was_training = encoder.training
     encoder.eval()
     try:
-        return encode(encoder, items, pooling="mean", batch_size=batch_size, device=device,
-                      precision=precision, pad_id=pad_id)[:, -1, :]
+        return encode(encoder, items, poolings=("mean",), batch_size=batch_size, device=device,
+                      precision=precision, pad_id=pad_id)["mean"][:, -1, :]
     finally:
         encoder.train(was_training)
 

@@ -33,11 +33,11 @@ from ..config.importance import ImportanceConfig
 from ..config.transfer import TransferConfig
 from ..errors import ConfigError, TSNSError
 from ..method import transfer as T
+from ..method.classifier import ClassifierParams, train_classifier
 from ..method.parallel import compute_backend
 from ..method.representations import REPRESENTATIONS, represent
 from ..render import cell, encoder_name, markdown_table, metrics_from_wide, pair_label
 from ..store import load, write
-from ..store.load import Activations
 from ..store.paths import Store
 from . import baselines_truncation as trunc
 from .baselines_truncation import layers_of
@@ -59,27 +59,21 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
     ex = ctx.section(ExtractConfig)
     datasets = ctx.section(DataConfig).datasets
     expect = {"model": ex.model, "max_length": ex.max_length}
-    rep = run_representations(ctx.store, cfg.domains, pooled={"mean": cfg.pooled_variant}, C=tr.C,
-                              max_iter=tr.max_iter, expect=expect, reference_K=REFERENCE_K)
+    rep = run_representations(ctx.store, cfg.domains, main_pooling=ex.pooling,
+                              poolings=[ex.pooling, *ex.also_poolings], classifier=tr.classifier(), expect=expect,
+                              reference_K=REFERENCE_K)
     if cfg.truncation_source in datasets:
         imp = ctx.section(ImportanceConfig)
         with compute_backend(imp.backend, imp.scheduler):
             tru = trunc.run_truncation(ctx.store, cfg.truncation_source,
                                        [t for t in cfg.truncation_targets if t in datasets], cfg.truncations,
                                        variant_name=cfg.variant_name, K=cfg.K, seeds=ctx.seeds, importance=imp,
-                                       C=tr.C, max_iter=tr.max_iter, expect=expect)
+                                       classifier=tr.classifier(), expect=expect)
     else:
         tru = trunc.truncation_unavailable(ctx.store, cfg.truncation_source, datasets)
     metrics = write.metrics(ctx.store.metrics("baselines"),
                             {"representations": rep["metrics"], "truncation": tru["metrics"]})
     return {"representations": rep, "truncation": tru, "metrics": metrics}
-
-
-def _pooled_acts(store: Store, d: str, pooling: str, pooled: Mapping[str, str], expect: dict | None) -> Activations:
-    exp = {**(expect or {}), "pooling": pooling}
-    if pooling in pooled:
-        return load.variant(store, pooled[pooling].format(dataset=d), d, expect=exp)
-    return load.activations(store, d, expect=exp)
 
 
 def _reference(path: Path, domains: Sequence[str], K_wanted: int) -> tuple[int | None, dict]:
@@ -99,9 +93,10 @@ def _reference(path: Path, domains: Sequence[str], K_wanted: int) -> tuple[int |
     return K, {k: float(v) for k, v in mean.items()}
 
 
-def run_representations(store: Store, domains: Sequence[str], *, pooled: Mapping[str, str],
-                        poolings: Sequence[str] = ("cls", "mean"), C: float = 1.0, max_iter: int = 2000,
-                        expect: dict | None = None, reference_K: int = 300) -> dict:
+def run_representations(store: Store, domains: Sequence[str], *, main_pooling: str = "cls",
+                        poolings: Sequence[str] = ("cls", "mean"),
+                        classifier: ClassifierParams = ClassifierParams(), expect: dict | None = None,
+                        reference_K: int = 300) -> dict:
     """Stage ``baselines`` (part 1): fixed representations transferred between every ordered pair of ``domains``.
 
     For every pooling and representation (:data:`REPRESENTATIONS`), a logistic
@@ -112,12 +107,12 @@ def run_representations(store: Store, domains: Sequence[str], *, pooled: Mapping
     ----------
     domains : sequence of str
         E.g. the four Amazon domains (12 ordered pairs).
-    pooled : mapping pooling -> variant name template
-        E.g. ``{"mean": "{dataset}-mean"}``: the mean-pooled activations of ``d``
-        are ``data/variants/{dataset}-mean.npy`` with ``dataset = d``. A pooling not
-        in the mapping uses the main activations (``data/activations``).
+    main_pooling : {"cls", "mean"}
+        The pooling of the main activations (``data/activations/<d>.npy``); another pooling is read from
+        ``data/activations/<d>.<pooling>.npy`` (``extract.also_poolings``).
     poolings : sequence of {"cls", "mean"}
-    C, max_iter : logistic regression settings.
+    classifier : ClassifierParams
+        The transfer classifier (its C chosen on each source when ``"cv"``).
     expect : dict, optional
         Sidecar keys every activation file must match (model, max_length...);
         ``pooling`` is added per pooling.
@@ -128,7 +123,7 @@ def run_representations(store: Store, domains: Sequence[str], *, pooled: Mapping
     Returns
     -------
     dict
-        ``long`` (pooling, representation, source, target, d, accuracy in [0, 1]),
+        ``long`` (pooling, representation, source, target, d, C, accuracy in [0, 1]),
         ``wide`` (one row per pair + Average, accuracies in %), ``metrics``.
     """
     domains = list(domains)
@@ -144,7 +139,8 @@ def run_representations(store: Store, domains: Sequence[str], *, pooled: Mapping
     from tqdm import tqdm
 
     for p in poolings:
-        acts = {d: _pooled_acts(store, d, p, pooled, expect) for d in domains}
+        acts = {d: load.activations(store, d, expect={**(expect or {}), "pooling": p},
+                                    pooling=None if p == main_pooling else p) for d in domains}
         shapes.add(load.same_shape(acts.values()))
         if len(shapes) != 1:
             raise TSNSError(f"the poolings were extracted with different models (layer shapes {sorted(shapes)}): "
@@ -159,13 +155,13 @@ def run_representations(store: Store, domains: Sequence[str], *, pooled: Mapping
                     for (s2, t) in pairs if s2 == s}
             for tgt in tgts.values():
                 T.check_no_leak(tgt, src, sel)
-            clf = T.train_classifier(src.X, src.y, sel.neurons, C=C, max_iter=max_iter)
+            clf = train_classifier(src.X, src.y, sel.neurons, classifier)
             for t, tgt in tgts.items():
-                acc = T.transfer_accuracy(src, tgt, sel, C=C, max_iter=max_iter, clf=clf)
+                acc = T.transfer_accuracy(src, tgt, sel, clf=clf)
                 rows.append({"pooling": p, "representation": rep, "source": s, "target": t, "d": sel.K,
-                             "accuracy": acc})
+                             "C": clf.C_, "accuracy": acc})
         del acts
-    long = pd.DataFrame(rows, columns=["pooling", "representation", "source", "target", "d", "accuracy"])
+    long = pd.DataFrame(rows, columns=["pooling", "representation", "source", "target", "d", "C", "accuracy"])
     ref_path = store.tables / "table2_long.csv"
     K_ref, ref = _reference(ref_path, domains, reference_K)
     wide = representations_wide(long, pairs, poolings, K_ref, ref)
@@ -216,13 +212,15 @@ def render_representations(wide: pd.DataFrame, poolings: Sequence[str], dims: Ma
             for _, r in wide.iterrows()]
     model, max_length = _encoder(meta)
     n_layers = dims["all_layers"] // dims["last_layer"]
+    emb = (", the embedding output first" if meta.get("config", {}).get("include_embeddings", True)
+           else ", the embedding output left out")
     ref_note = (f"**SingleTSNS K={K_ref}**: our Table 2 result (top-{K_ref} neurons of all layers' [CLS], mean over "
                 f"seeds), read from `{ref_path.name}` (stage `transfer`), not recomputed here. "
                 if K_ref is not None else "Table 2's SingleTSNS column is absent because its results were not found. ")
     note = (
         "\n\nAccuracy (%) of a logistic regression (standardised features, L2) trained on the whole source domain "
         "and applied to the unseen target domain; deterministic, so one run per cell. Representations of the frozen "
-        f"encoder `{model}` (max_length {max_length}; {n_layers} hidden states, layer 0 = embeddings; width in "
+        f"encoder `{model}` (max_length {max_length}; {n_layers} hidden states{emb}; width in "
         "parentheses): **last layer**; **concat last 4**: the last four hidden states side by side; **max over last "
         "4**: their element-wise maximum; **all layers**: every hidden state flattened (the paper's N). "
         "**[CLS]**: the first token of every layer (the paper's and the main pipeline's activations); **mean "

@@ -18,6 +18,7 @@ from ..config.extract import TRUNCATIONS
 from ..config.importance import ImportanceConfig
 from ..errors import ConfigError, TargetLeakError, TSNSError
 from ..method import transfer as T
+from ..method.classifier import ClassifierParams, train_classifier
 from ..method.representations import represent
 from ..method.single import aggregate, importance_matrix, top_k
 from ..render import cell, encoder_name, markdown_table, metrics_from_wide
@@ -48,7 +49,7 @@ def _changed_share(A: np.ndarray, H: np.ndarray) -> float:
 
 def run_truncation(store: Store, source: str, targets: Sequence[str], truncations: Sequence[str] = TRUNCATIONS, *,
                    variant_name: str = "{dataset}-{truncation}", K: int, seeds: Sequence[int],
-                   importance: ImportanceConfig, C: float = 1.0, max_iter: int = 2000,
+                   importance: ImportanceConfig, classifier: ClassifierParams = ClassifierParams(),
                    expect: dict | None = None) -> dict:
     """Stage ``baselines`` (part 2): head, tail and head+tail truncation of a long-text source.
 
@@ -157,13 +158,13 @@ def run_truncation(store: Store, source: str, targets: Sequence[str], truncation
                 sel = T.Selection(top_k(m, K_eff), "singletsns", fit_on=(src.sha256,), seed=seed)
             for tgt in tgts.values():
                 T.check_no_leak(tgt, src, sel)
-            clf = T.train_classifier(src.X, src.y, sel.neurons, C=C, max_iter=max_iter)
+            clf = train_classifier(src.X, src.y, sel.neurons, classifier)
             for tname, tgt in tgts.items():
                 rows.append({"truncation": tr, "setting": setting, "target": tname, "method": sel.method,
-                             "K": sel.K, "seed": -1 if sel.seed is None else sel.seed,
+                             "K": sel.K, "seed": -1 if sel.seed is None else sel.seed, "C": clf.C_,
                              "accuracy": T.transfer_accuracy(src, tgt, sel, clf=clf)})
         log.info("truncation %s: %d classifiers in %.0f s", tr, len(jobs), time.time() - t0)
-    long = pd.DataFrame(rows, columns=["truncation", "setting", "target", "method", "K", "seed", "accuracy"])
+    long = pd.DataFrame(rows, columns=["truncation", "setting", "target", "method", "K", "seed", "C", "accuracy"])
     wide, detail = truncation_wide(long, truncations, info)
     md = render_truncation(wide, detail, source=source, targets=targets, K=K_eff, seeds=seeds, meta=main.meta,
                            n_train=len(train), n_test=len(test), main_tr=main_tr)

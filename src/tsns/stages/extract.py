@@ -1,4 +1,8 @@
-"""Stage ``extract``: the activations of every layer for one processed dataset (``data/activations``)."""
+"""Stage ``extract``: the activations of every layer for one processed dataset (``data/activations``).
+
+One forward pass per text gives every pooling: the main one (``extract.pooling``) in
+``<dataset>.npy`` and each of ``extract.also_poolings`` in ``<dataset>.<pooling>.npy``.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -16,6 +20,6 @@ def run(dataset: str, *, params: dict | None = None, root: str | Path | None = N
     cfg = ctx.section(ExtractConfig)
     df = table(ctx.store, dataset)
     side = extract_activations(df, ctx.store.activations(dataset), cfg, dataset=dataset,
-                               dataset_sha256=table_sha256(ctx.store, dataset),
-                               partial_dir=ctx.store.partial(dataset))
+                               dataset_sha256=table_sha256(ctx.store, dataset), partial_dir=ctx.store.partial(dataset),
+                               also={p: ctx.store.activations(dataset, p) for p in cfg.also_poolings})
     return asdict(side)

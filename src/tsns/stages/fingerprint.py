@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..config.data import DataConfig
 from ..config.fingerprint import FingerprintConfig
+from ..encoder.activations import layer_labels
 from ..errors import TSNSError
 from ..method.fingerprint import fingerprint_table
 from ..method.validation import check_k
@@ -26,7 +27,7 @@ def plot_fingerprints(table: pd.DataFrame, path: Path, *, K: int, model: str) ->
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * table.shape[1], 0.9 + 0.5 * table.shape[0]))
     sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", vmin=0, cbar_kws={"label": "share of selected neurons"},
                 ax=ax)
-    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_xlabel("layer" + (" (emb = embedding output)" if "emb" in table.columns else ""))
     ax.set_ylabel("data source")
     ax.set_title(f"Task-specific fingerprints, K={K}, {model}")
     fig.tight_layout()
@@ -50,7 +51,7 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> pd.Dat
         side = load.sidecar(ctx.store.activations(d).with_suffix(".json"), f"dvc repro extract@{d}")
         model = encoder_name(side)
     assert ls is not None
-    names = ["emb"] + [str(i) for i in range(1, ls[0])]
+    names = layer_labels(side)
     table = fingerprint_table(selected, ls, names)
     write.csv(ctx.store.tables / "fingerprints.csv", table, index=True, index_label="dataset", float_format="%.4f")
     plot_fingerprints(table, ctx.store.figures / "fingerprints.png", K=K, model=str(model))

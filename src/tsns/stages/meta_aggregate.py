@@ -38,7 +38,7 @@ def run(scenario: str, *, params: dict | None = None, root: str | Path | None = 
     """MultiTSNS of ``scenario`` for every seed; return the sidecar."""
     ctx = context(params, root)
     cfg, imp = ctx.section(MetaConfig), ctx.section(ImportanceConfig)
-    C = ctx.section(TransferConfig).C
+    clsf = ctx.section(TransferConfig).classifier()
     seeds = ctx.seeds
     t0 = time.time()
     sources, target = cfg.scenario(scenario)
@@ -48,15 +48,15 @@ def run(scenario: str, *, params: dict | None = None, root: str | Path | None = 
     src = {d: a.source() for d, a in acts.items()}
     tune_K = min(int(cfg.tune_K), N)
     cache = DiskQCache(ctx.store.qcache)
-    fields: dict[str, list] = {k: [] for k in ("order", "h", "ranks", "alphas", "tuning")}
+    fields: dict[str, list] = {k: [] for k in ("order", "h", "ranks", "alphas", "tuning", "tune_C")}
     with compute_backend(imp.backend, imp.scheduler):
         for s in seeds:
             res = multitsns(src, K=tune_K, pairing=cfg.pairing, J=cfg.J, beta=cfg.beta, gamma=cfg.gamma,
-                            alpha_grid=cfg.alpha_grid, eps=imp.eps, scaling=cfg.scaling, params=imp, L=cfg.L, C=C,
+                            alpha_grid=cfg.alpha_grid, eps=imp.eps, scaling=cfg.scaling, params=imp, L=cfg.L, classifier=clsf,
                             random_state=int(s), n_jobs=imp.n_jobs, cache=cache)
             log.info("%s seed %s: alphas %s", scenario, s, res.alphas.tolist())
             for k, v in (("order", order(res.h)), ("h", res.h), ("ranks", res.ranks), ("alphas", res.alphas),
-                         ("tuning", res.tuning)):
+                         ("tuning", res.tuning), ("tune_C", res.tune_C)):
                 fields[k].append(v)
     arrays = {k: np.stack(v) for k, v in fields.items()}
     out = ctx.store.meta(scenario)
@@ -68,7 +68,9 @@ def run(scenario: str, *, params: dict | None = None, root: str | Path | None = 
             "N": N, "layer_shape": list(ls), "seeds": list(seeds), "tune_K": tune_K,
             "activations_sha256": {d: a.meta["array_sha256"] for d, a in acts.items()},
             "params": {"pairing": cfg.pairing, "J": cfg.J, "beta": cfg.beta, "gamma": cfg.gamma, "eps": imp.eps,
-                       "scaling": cfg.scaling, "L": cfg.L, "C": C, **imp.learner_params().as_dict()},
+                       "scaling": cfg.scaling, "L": cfg.L, "C": clsf.C, "C_grid": list(clsf.C_grid),
+                       "cv_folds": clsf.cv_folds, **imp.learner_params().as_dict()},
+            "chosen_C": {f"seed{s}": arrays["tune_C"][i].tolist() for i, s in enumerate(seeds)},
             "qcache": {"hits": cache.hits, "misses": cache.misses}, "npz_sha256": sha,
             "seconds": round(time.time() - t0, 1)}
     atomic_write_json(out.with_suffix(".json"), meta)

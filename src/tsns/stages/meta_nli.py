@@ -41,7 +41,7 @@ def run(row: str, *, params: dict | None = None, root: str | Path | None = None)
     """MultiTSNS (or budgeted SingleTSNS) of the Table 5 row ``row``, every budget and seed; return the sidecar."""
     ctx = context(params, root)
     cfg, m, imp = ctx.section(NliConfig), ctx.section(MetaConfig), ctx.section(ImportanceConfig)
-    C = ctx.section(TransferConfig).C
+    clsf = ctx.section(TransferConfig).classifier()
     seeds = ctx.seeds
     t0 = time.time()
     if row not in cfg.scenarios:
@@ -64,7 +64,7 @@ def run(row: str, *, params: dict | None = None, root: str | Path | None = None)
     tune_K = min(int(m.tune_K), N)
     cache = DiskQCache(ctx.store.qcache)
     fields: dict[str, list] = {k: [] for k in ("order", "h", "alphas")}
-    chosen, fit_on, learners = {}, set(), None
+    chosen, chosen_C, fit_on, learners = {}, {}, set(), None
     with compute_backend(imp.backend, imp.scheduler):
         for Lb in Ls:
             per: dict[str, list] = {k: [] for k in fields}
@@ -74,13 +74,14 @@ def run(row: str, *, params: dict | None = None, root: str | Path | None = None)
                                         random_state=int(s), n_jobs=imp.n_jobs, cache=cache)
                 else:
                     res = multitsns(src, K=tune_K, pairing=m.pairing, J=m.J, beta=m.beta, gamma=m.gamma,
-                                    alpha_grid=m.alpha_grid, eps=imp.eps, scaling=m.scaling, params=imp, L=Lb, C=C,
-                                    random_state=int(s), n_jobs=imp.n_jobs, cache=cache)
+                                    alpha_grid=m.alpha_grid, eps=imp.eps, scaling=m.scaling, params=imp, L=Lb,
+                                    classifier=clsf, random_state=int(s), n_jobs=imp.n_jobs, cache=cache)
                 log.info("%s L=%s seed %s: alphas %s", row, L_label(Lb), s, res.alphas.tolist())
                 per["order"].append(order(res.h))
                 per["h"].append(res.h)
                 per["alphas"].append(res.alphas)
                 chosen[f"L{L_label(Lb)}_seed{s}"] = res.alphas.tolist()
+                chosen_C[f"L{L_label(Lb)}_seed{s}"] = res.tune_C.tolist()
                 fit_on |= set(res.fit_on)
                 learners = res.learners
             for k in fields:
@@ -88,12 +89,13 @@ def run(row: str, *, params: dict | None = None, root: str | Path | None = None)
     arrays = {k: np.stack(v) for k, v in fields.items()}
     sha = atomic_savez(out, L=np.array([L_code(x) for x in Ls]), seeds=np.asarray(list(seeds)), **arrays)
     meta = {**base, "available": True, "fit_on": sorted(fit_on),
-            "learners": [[list(a), list(b)] for a, b in learners], "chosen_alphas": chosen,
+            "learners": [[list(a), list(b)] for a, b in learners], "chosen_alphas": chosen, "chosen_C": chosen_C,
             "N": N, "layer_shape": list(ls), "tune_K": tune_K,
             "activations_sha256": {d: a.meta["array_sha256"] for d, a in acts.items()},
             "params": {"pairing": m.pairing if len(sources) > 1 else "single", "J": m.J, "beta": m.beta,
                        "gamma": m.gamma, "alpha_grid": list(m.alpha_grid), "eps": imp.eps, "scaling": m.scaling,
-                       "C": C, **imp.learner_params().as_dict()},
+                       "C": clsf.C, "C_grid": list(clsf.C_grid), "cv_folds": clsf.cv_folds,
+                       **imp.learner_params().as_dict()},
             "qcache": {"hits": cache.hits, "misses": cache.misses}, "npz_sha256": sha,
             "seconds": round(time.time() - t0, 1)}
     atomic_write_json(out.with_suffix(".json"), meta)

@@ -34,14 +34,16 @@ from ..config.extract import ExtractConfig
 from ..config.importance import ImportanceConfig
 from ..config.mft import ENCODERS, MftConfig, MftTransferConfig
 from ..config.transfer import TransferConfig
-from ..encoder.activations import layer_shape, load_activations
+from ..encoder.activations import layer_labels, layer_shape, load_activations
 from ..encoder.extract import extract_activations
 from ..errors import ActivationFileError, ConfigError, TargetLeakError
 from ..io import atomic_path, atomic_write_json
 from ..method.fingerprint import fingerprint
 from ..method.parallel import compute_backend
 from ..method.single import ranking, top_k
-from ..method.transfer import HeldOutTarget, LabelledSource, Selection, layer_neurons, transfer_accuracy
+from ..method.classifier import train_classifier
+from ..method.transfer import (HeldOutTarget, LabelledSource, Selection, check_no_leak, layer_neurons,
+                               transfer_accuracy)
 from ..mft.meta import meta_fine_tune
 from ..mft.split import rows_sha, run_folder, split_domain, subsample
 from ..mft.train import fine_tune, save_encoder
@@ -81,7 +83,7 @@ def compute(store: Store, cfg: MftTransferConfig, *, mft: MftConfig, importance:
 
     targets, encoders, K, seeds = list(cfg.targets), list(cfg.encoders), list(cfg.K), list(cfg.seeds)
     max_length, model, device, precision = cfg.max_length, mft.model, mft.device, mft.precision
-    train_rows, C, max_iter = mft.train_rows, transfer.C, transfer.max_iter
+    train_rows, clsf = mft.train_rows, transfer.classifier()
     ck = store.mft_transfer
     for d in targets:
         load.known(d)
@@ -119,7 +121,7 @@ def compute(store: Store, cfg: MftTransferConfig, *, mft: MftConfig, importance:
                                      root=store.root, mft=mft, seed=seed, device=device, precision=precision,
                                      show_progress=show_progress)
                 ecfg = dataclasses.replace(ecfg0, model=enc.path)
-                X, ls = {}, None
+                X, ls, labels = {}, None, None
                 for d in sources + [target]:
                     # the pre-trained encoder's activations serve every target: kept in memory
                     key = (kind, d)
@@ -129,7 +131,7 @@ def compute(store: Store, cfg: MftTransferConfig, *, mft: MftConfig, importance:
                                            store.root)
                         if kind == "pretrained":
                             acts_cache[key] = got
-                    X[d], ls = got
+                    X[d], ls, labels = got
                 N = ls[0] * ls[1]
                 held = HeldOutTarget(target, X[target], tables[target]["label"].to_numpy(), shas[target])
                 for s in sources:
@@ -150,12 +152,15 @@ def compute(store: Store, cfg: MftTransferConfig, *, mft: MftConfig, importance:
                             Selection(np.arange(N), "all_layers", enc.fit_on)]
                     sels += [Selection(top_k(m, min(int(k), N)), "singletsns", fit_on, seed) for k in K]
                     for sel in sels:
-                        acc = transfer_accuracy(src, held, sel, C=C, max_iter=max_iter)
+                        check_no_leak(held, src, sel)  # before any training
+                        clf = train_classifier(src.X, src.y, sel.neurons, clsf)
+                        acc = transfer_accuracy(src, held, sel, clf=clf)
                         rows.append({"seed": seed, "target": target, "source": s, "encoder": kind,
-                                     "method": sel.method, "K": sel.K, "accuracy": acc})
+                                     "method": sel.method, "K": sel.K, "C": clf.C_, "accuracy": acc})
                         if sel.method == "singletsns":
                             fps.append({"seed": seed, "target": target, "source": s, "encoder": kind, "K": sel.K,
-                                        **{str(i): float(v) for i, v in enumerate(fingerprint(sel.neurons, ls))}})
+                                        **{f"layer:{name}": float(v)
+                                           for name, v in zip(labels, fingerprint(sel.neurons, ls))}})
     long = pd.DataFrame(rows)
     fp = pd.DataFrame(fps)
     wide = transfer_wide(long, encoders, targets)
@@ -260,18 +265,19 @@ def source_encoder(kind: str, train: pd.DataFrame, *, sources: Sequence[str], sh
 
 
 def _activations(enc: Encoder, dataset: str, df: pd.DataFrame, sha: str, dest: Path, cfg,
-                 root: Path) -> tuple[np.ndarray, tuple]:
-    """[CLS] activations of every layer, flattened to (n, N) float32, extracted once into ``dest``."""
+                 root: Path) -> tuple[np.ndarray, tuple, list]:
+    """[CLS] activations of every layer, flattened to (n, N) float32, extracted once into ``dest``; with their
+    layer shape and layer labels."""
     if dest.exists():
         try:
             X, meta = load_activations(dest, expect={"dataset_sha256": sha, **cfg.result_keys()})
-            return np.asarray(X, dtype=np.float32).reshape(len(X), -1), layer_shape(meta)
+            return np.asarray(X, dtype=np.float32).reshape(len(X), -1), layer_shape(meta), layer_labels(meta)
         except ActivationFileError as exc:
             log.warning("%s: extracting again", str(exc).split(":")[0])
     extract_activations(df, dest, cfg, dataset=dataset, dataset_sha256=sha, partial_dir=dest.parent / ".partial",
                         show_progress=False, model_path=enc.location(root))
     X, meta = load_activations(dest, expect={"dataset_sha256": sha})
-    return np.asarray(X, dtype=np.float32).reshape(len(X), -1), layer_shape(meta)
+    return np.asarray(X, dtype=np.float32).reshape(len(X), -1), layer_shape(meta), layer_labels(meta)
 
 
 def _row_name(method: str, K: int) -> str:
@@ -311,10 +317,10 @@ def render(wide: pd.DataFrame, fp: pd.DataFrame, targets: Sequence[str], s: dict
                     + [f"**{cell(r.average_mean, r.average_std)}**", "-" if np.isnan(delta) else f"{delta:+.1f}"])
     K_fp = int(fp.K.max())
     g = fp[fp.K == K_fp]
-    layers = [c for c in fp.columns if c.isdigit()]
+    layers = [c for c in fp.columns if c.startswith("layer:")]
     fp_rows = [[ENCODER_LABEL[e]] + [f"{100 * g[g.encoder == e][c].mean():.0f}" for c in layers]
                for e in dict.fromkeys(g.encoder)]
-    fp_head = ["encoder"] + ["emb" if c == "0" else c for c in layers]
+    fp_head = ["encoder"] + [c.removeprefix("layer:") for c in layers]
     t = s["training"]
     imp = s["importance"]
     note = (

@@ -46,7 +46,7 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
             for K in Ks:
                 sels.append(T.Selection(arrays["order"][i][:K], "singletsns", fit_on=tuple(meta["fit_on"]), seed=s))
         selections[d] = sels
-    long = T.run_transfer_grid(sources, targets, selections, pairs, C=cfg.C, max_iter=cfg.max_iter, progress=True)
+    long = T.run_transfer_grid(sources, targets, selections, pairs, cfg.classifier(), progress=True)
     summary = summarize(long)
     wide = table2_wide(summary, Ks, ls)
     write.table(ctx.store.tables, "table2", long=long, wide=wide,

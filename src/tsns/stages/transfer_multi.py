@@ -18,6 +18,7 @@ from ..config.meta import MetaConfig
 from ..config.transfer import TransferConfig
 from ..errors import TargetLeakError, TSNSError
 from ..method import transfer as T
+from ..method.classifier import train_classifier
 from ..method.stats import summarize
 from ..reference import valipour2019 as V
 from ..render import cell, markdown_table
@@ -56,9 +57,11 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
             if i == 0:
                 sels.append(T.Selection(T.layer_neurons(-1, ls), "last_layer"))
             for sel in sels:
-                acc = T.transfer_accuracy(pooled, tgt, sel, C=tr.C, max_iter=tr.max_iter)
+                T.check_no_leak(tgt, pooled, sel)  # before any training
+                clf = train_classifier(pooled.X, pooled.y, sel.neurons, tr.classifier())
+                acc = T.transfer_accuracy(pooled, tgt, sel, clf=clf)  # checks fit_on against the target
                 rows.append({"scenario": name, "target": target, "method": sel.method, "K": sel.K,
-                             "seed": -1 if sel.seed is None else sel.seed, "accuracy": acc})
+                             "seed": -1 if sel.seed is None else sel.seed, "C": clf.C_, "accuracy": acc})
     long = pd.DataFrame(rows)
     summary = summarize(long, keys=("scenario", "target"))
     single = _single_source_reference(cfg.scenarios, ctx.store)

@@ -33,6 +33,7 @@ from ..config.transfer import TransferConfig
 from ..config.transferability import TransferabilityConfig
 from ..errors import ConfigError, TargetLeakError
 from ..method import transfer as T
+from ..method.classifier import ClassifierParams, train_classifier
 from ..method.transferability import (EXPECTED_SIGN, budget_curve, build_pairs, check_ranker, correlations,
                                       feature_names, label_free_features, labelled_features,
                                       rank_leave_one_target_out)
@@ -54,7 +55,7 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
         check_ranker(r)
     pairs_list, missing = build_pairs(cfg.groups, cfg.pairs, ctx.section(DataConfig).datasets)
     pairs = measure_pairs(pairs_list, splits=cfg.splits, K=cfg.K, seeds=seeds, fingerprint_K=cfg.fingerprint_K,
-                          jaccard_K=cfg.jaccard_K, n_estimators=cfg.n_estimators, C=tr.C, max_iter=tr.max_iter,
+                          jaccard_K=cfg.jaccard_K, n_estimators=cfg.n_estimators, classifier=tr.classifier(),
                           expect=ctx.section(ExtractConfig).expect(), store=ctx.store)
     corr = correlations(pairs, n_resamples=cfg.bootstrap, random_state=int(seeds[0]))
     lab, free = feature_names(pairs)
@@ -96,8 +97,9 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
 
 
 def measure_pairs(pairs: Sequence[tuple[str, str]], *, splits: Mapping[str, str], K: int, seeds: Sequence[int],
-                  fingerprint_K: int, jaccard_K: Sequence[int], n_estimators: int, C: float = 1.0,
-                  max_iter: int = 2000, expect: dict | None = None, store: Store) -> pd.DataFrame:
+                  fingerprint_K: int, jaccard_K: Sequence[int], n_estimators: int,
+                  classifier: ClassifierParams = ClassifierParams(), expect: dict | None = None,
+                  store: Store) -> pd.DataFrame:
     """Transfer accuracy, last-layer baseline and every feature, one row per (source, target) pair.
 
     A source uses all its labelled rows; a target is scored on ``splits[target]`` rows when given, else on all
@@ -117,7 +119,7 @@ def measure_pairs(pairs: Sequence[tuple[str, str]], *, splits: Mapping[str, str]
 
     def _clf(s, key, src, sel):
         if (s, key) not in clfs:
-            clfs[(s, key)] = T.train_classifier(src.X, src.y, sel.neurons, C=C, max_iter=max_iter)
+            clfs[(s, key)] = train_classifier(src.X, src.y, sel.neurons, classifier)
         return clfs[(s, key)]
 
     rows = []
@@ -142,9 +144,9 @@ def measure_pairs(pairs: Sequence[tuple[str, str]], *, splits: Mapping[str, str]
                 raise ConfigError(f"importance of {s} has seeds {seeds_have}, params say {list(seeds)}: re-run `dvc repro`")
             o = arr_s["order"][seeds_have.index(int(seed))]
             sel = T.Selection(o[:k], "singletsns", fit_on=fit_on, seed=int(seed))
-            accs.append(T.transfer_accuracy(src, tgt, sel, C=C, max_iter=max_iter, clf=_clf(s, seed, src, sel)))
+            accs.append(T.transfer_accuracy(src, tgt, sel, clf=_clf(s, seed, src, sel)))
         sel = T.Selection(T.layer_neurons(-1, ls), "last_layer")
-        last = T.transfer_accuracy(src, tgt, sel, C=C, max_iter=max_iter, clf=_clf(s, "last", src, sel))
+        last = T.transfer_accuracy(src, tgt, sel, clf=_clf(s, "last", src, sel))
         m_s = arr_s["m"].mean(0)
         m_t = imp[t][0]["m"].mean(0)
         row = {"source": s, "target": t, "n_source": len(a_s.y), "n_target": len(a_t.y),
@@ -154,7 +156,7 @@ def measure_pairs(pairs: Sequence[tuple[str, str]], *, splits: Mapping[str, str]
         neurons = np.argsort(-m_s, kind="stable")[:k]
         pseudo = _clf(s, "mean_m", src, T.Selection(neurons, "singletsns_mean_m", fit_on=fit_on))
         row.update(label_free_features(a_s.X, a_s.y, a_t.X, neurons, ls, K_fp=min(fingerprint_K, k),
-                                       n_estimators=n_estimators, C=C, max_iter=max_iter, random_state=int(seeds[0]),
+                                       n_estimators=n_estimators, random_state=int(seeds[0]),
                                        source_clf=pseudo))
         log.info("transferability: %s -> %s in %.1f s", s, t, time.time() - t0)
         rows.append(row)

@@ -116,12 +116,15 @@ def _activations(store: Store, path: Path, dataset: str, name: str, expect: dict
                        layer_shape(side), side)
 
 
-def activations(store: Store, dataset: str, *, expect: dict | None = None, split: str | None = None) -> Activations:
+def activations(store: Store, dataset: str, *, expect: dict | None = None, split: str | None = None,
+                pooling: str | None = None) -> Activations:
     """A dataset's activations, checked against its table and (``expect``) the current settings.
 
-    ``split`` keeps the rows of one split (a target's ``test``); None keeps every row.
+    ``split`` keeps the rows of one split (a target's ``test``); None keeps every row. ``pooling`` names
+    another pooling than the main one (``extract.also_poolings``).
     """
-    acts = _activations(store, store.activations(dataset), dataset, dataset, expect, f"dvc repro extract@{dataset}")
+    acts = _activations(store, store.activations(dataset, pooling), dataset, dataset, expect,
+                        f"dvc repro extract@{dataset}")
     if split is None:
         return acts
     splits = table(store, dataset)["split"].to_numpy()

@@ -2,6 +2,7 @@
 
     data/processed/<dataset>.parquet   + .json   normalised table + provenance     (download)
     data/activations/<dataset>.npy     + .json   [n, layers, hidden] float16        (extract)
+    data/activations/<dataset>.<pooling>.npy     the same texts, another pooling       (extract)
     data/variants/<name>.npy           + .json   another pooling or truncation      (extract_variant)
     data/importance/<dataset>.npz      + .json   q, m, ranking per seed             (importance)
     data/meta/<scenario>.npz           + .json   MultiTSNS ranking per seed         (meta_aggregate)
@@ -32,6 +33,9 @@ class Store:
 
     root: Path
 
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
     @classmethod
     def at(cls, root=None) -> Store:
         """The store of ``root`` (default: the repository root, found from the working folder)."""
@@ -55,8 +59,9 @@ class Store:
         """Downloads of the official files."""
         return self.root / "data/raw"
 
-    def activations(self, dataset: str) -> Path:
-        return self.root / "data/activations" / f"{dataset}.npy"
+    def activations(self, dataset: str, pooling: str | None = None) -> Path:
+        """The main activations (``pooling`` None), or those of another pooling written beside them."""
+        return self.root / "data/activations" / (f"{dataset}.npy" if pooling is None else f"{dataset}.{pooling}.npy")
 
     def variant(self, name: str) -> Path:
         return self.root / "data/variants" / f"{_plain(name, 'variant')}.npy"
