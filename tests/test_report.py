@@ -8,8 +8,9 @@ from tsns.render import cell, markdown_table, metrics_from_wide
 def test_cell_formats_percentages_and_missing_values():
     assert cell(72.44) == "72.4"
     assert cell(72.44, 1.26) == "72.4 ± 1.3"
-    assert cell(72.44, 0.0) == "72.4"  # one seed: no spread shown
-    assert cell(72.44, np.nan) == "72.4"
+    assert cell(72.44, 0.0) == "72.4 ± 0.0"  # several runs that agree: the spread is shown
+    assert cell(72.44, 1.26, 3) == "72.4 ± 1.3 (n=3)"
+    assert cell(72.44, np.nan, 1) == "72.4"  # one run (sample std undefined): no spread shown
     assert cell(None) == "-" and cell(np.nan) == "-" and cell(np.nan, 1.0) == "-"
 
 

@@ -127,7 +127,9 @@ def test_summarize_hand_computed():
         "seed": [0, 1, 0, 1], "accuracy": [0.8, 0.6, 0.7, 0.9]})
     s = summarize(long)
     ab = s[(s.source == "a")].iloc[0]
-    assert ab["mean"] == pytest.approx(0.7) and ab["std"] == pytest.approx(0.1)
+    # sample std (ddof=1): sqrt(((0.1)^2 + (0.1)^2) / 1) = 0.1414
+    assert ab["mean"] == pytest.approx(0.7) and ab["std"] == pytest.approx(0.02 ** 0.5)
+    assert ab["n_seeds"] == 2
     avg = s[s.source == "Average"].iloc[0]
     # per-seed averages: seed0 = 0.75, seed1 = 0.75 -> mean 0.75, std 0
     assert avg["mean"] == pytest.approx(0.75) and avg["std"] == pytest.approx(0.0)

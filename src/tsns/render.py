@@ -32,11 +32,14 @@ def pair_label(s: str, t: str) -> str:
     return f"{L.get(s, s)}->{L.get(t, t)}"
 
 
-def cell(mean, std=None) -> str:
-    """A table cell from a percentage: ``"72.4 ± 1.3"``; ``"-"`` when missing (None/NaN); no ``±`` when std is 0/NaN."""
+def cell(mean, std=None, n=None) -> str:
+    """A table cell from a percentage: ``"72.4 ± 1.3 (n=3)"``, the spread with the number of runs it is over;
+    ``"-"`` when missing (None/NaN); no ``±`` when the spread is undefined (None/NaN, e.g. one run)."""
     if mean is None or (isinstance(mean, float) and np.isnan(mean)):
         return "-"
-    return f"{mean:.1f}" + (f" ± {std:.1f}" if std is not None and not np.isnan(std) and std > 0 else "")
+    if std is None or np.isnan(std):
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ± {std:.1f}" + (f" (n={n})" if n is not None else "")
 
 
 def markdown_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -21,6 +21,7 @@ from ..method import transfer as T
 from ..method.classifier import ClassifierParams, train_classifier
 from ..method.representations import represent
 from ..method.single import aggregate, importance_matrix, top_k
+from ..method.stats import mean_std
 from ..render import cell, encoder_name, markdown_table, metrics_from_wide
 from ..store import load, write
 from ..store.load import Activations
@@ -180,7 +181,7 @@ def run_truncation(store: Store, source: str, targets: Sequence[str], truncation
 def _mean_std(long: pd.DataFrame) -> tuple[float, float]:
     """Mean (%) over targets of the per-seed means and its std over seeds."""
     per_seed = long.groupby("seed")["accuracy"].mean()
-    return 100 * float(per_seed.mean()), 100 * float(np.std(per_seed.to_numpy(), ddof=0))
+    return mean_std(per_seed.to_numpy())
 
 
 def truncation_wide(long: pd.DataFrame, truncations: Sequence[str], info: Mapping[str, dict]
@@ -216,11 +217,11 @@ def render_truncation(wide: pd.DataFrame, detail: pd.DataFrame, *, source: str, 
     for _, r in wide.iterrows():
         cells = [f"`{r.truncation}`", cell(r.rows_changed_vs_head)]
         for setting in ("in_domain", "transfer"):
-            cells += [cell(r[f"{setting}_{m}_mean"], r[f"{setting}_{m}_std"]) for m in TRUNCATION_METHODS]
+            cells += [cell(r[f"{setting}_{m}_mean"], r[f"{setting}_{m}_std"], n=len(seeds)) for m in TRUNCATION_METHODS]
         rows.append(cells)
     tnames = [f"{source} test"] + list(targets)
     dhead = ["truncation", "representation"] + tnames
-    drows = [[f"`{r.truncation}`", label[r.method]] + [cell(r.get(f"{t}_mean"), r.get(f"{t}_std")) for t in tnames]
+    drows = [[f"`{r.truncation}`", label[r.method]] + [cell(r.get(f"{t}_mean"), r.get(f"{t}_std"), n=len(seeds)) for t in tnames]
              for _, r in detail.iterrows()]
     model, max_length = encoder_name(meta) or "?", meta.get("config", {}).get("max_length", "?")
     hf = wide.loc[wide.truncation == "head+tail", "head_fraction"].tolist()

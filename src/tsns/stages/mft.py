@@ -31,6 +31,7 @@ import pandas as pd
 from ..config.mft import MftConfig
 from ..io import atomic_savez, atomic_write_json
 from ..mft.meta import TYPICALITY_FILE, meta_fine_tune
+from ..method.stats import mean_std
 from ..mft.split import done, rows_sha, run_folder, split_domain, subsample
 from ..mft.train import encode_items, evaluate, fine_tune, last_layer_mean, pad_id_of
 from ..mft.typicality import typicality, typicality_cases, typicality_multi
@@ -233,10 +234,10 @@ def mft_wide(long: pd.DataFrame, methods: Sequence[str], domains: Sequence[str])
         row = {"method": m, "label": METHOD_LABEL[m], "status": "ok"}
         for d in domains:
             acc = 100 * g[g.domain == d].sort_values("seed")["accuracy"].to_numpy()
-            row[f"{d}_mean"], row[f"{d}_std"] = float(acc.mean()), float(np.std(acc, ddof=0))
+            row[f"{d}_mean"], row[f"{d}_std"] = mean_std(acc / 100)
             row[f"paper_{d}"] = pap.get(DOMAIN_LETTER.get(d, ""), np.nan)
         avg = 100 * g.groupby("seed")["accuracy"].mean().to_numpy()
-        row["average_mean"], row["average_std"] = float(avg.mean()), float(np.std(avg, ddof=0))
+        row["average_mean"], row["average_std"] = mean_std(avg / 100)
         row["paper_average"] = pap.get("Average", np.nan) if set(domains) == set(DOMAIN_LETTER) else np.nan
         rows.append(row)
     return pd.DataFrame(rows).round(2)
@@ -253,8 +254,8 @@ def render_mft(wide: pd.DataFrame, domains: Sequence[str], s: dict) -> str:
     for _, r in wide.iterrows():
         cells = [r.label]
         for d in domains:
-            cells += [cell(r[f"{d}_mean"], r[f"{d}_std"]), cell(r[f"paper_{d}"])]
-        cells += [f"**{cell(r.average_mean, r.average_std)}**", cell(r.paper_average)]
+            cells += [cell(r[f"{d}_mean"], r[f"{d}_std"], n=len(s["seeds"])), cell(r[f"paper_{d}"])]
+        cells += ["**" + cell(r.average_mean, r.average_std, n=len(s["seeds"])) + "**", cell(r.paper_average)]
         rows.append(cells)
     enc = "embedded (all-MiniLM-L6-v2, 6 layers, 384 wide)" if s["model"] == "embedded" else s["model"]
     rows_txt = "all" if s["train_rows"] is None else f"at most {s['train_rows']}"

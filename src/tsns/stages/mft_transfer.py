@@ -41,6 +41,7 @@ from ..io import atomic_path, atomic_write_json
 from ..method.fingerprint import fingerprint
 from ..method.parallel import compute_backend
 from ..method.single import ranking, top_k
+from ..method.stats import mean_std
 from ..method.classifier import train_classifier
 from ..method.transfer import (HeldOutTarget, LabelledSource, Selection, check_no_leak, layer_neurons,
                                transfer_accuracy)
@@ -298,7 +299,7 @@ def transfer_wide(long: pd.DataFrame, encoders: Sequence[str], targets: Sequence
             for t in targets:
                 row[t] = 100 * float(g[g.target == t].accuracy.mean())
             per_seed = 100 * g.groupby("seed").accuracy.mean().to_numpy()
-            row["average_mean"], row["average_std"] = float(per_seed.mean()), float(np.std(per_seed))
+            row["average_mean"], row["average_std"] = mean_std(per_seed / 100)
             out.append(row)
     return pd.DataFrame(out).round(2)
 
@@ -314,7 +315,7 @@ def render(wide: pd.DataFrame, fp: pd.DataFrame, targets: Sequence[str], s: dict
         what = label.get(r.row, f"SingleTSNS K={r.K}")
         delta = r.average_mean - base[r.row] if r.row in base and r.encoder != "pretrained" else np.nan
         rows.append([ENCODER_LABEL[r.encoder], what] + [cell(wide.loc[r.Index, t]) for t in targets]
-                    + [f"**{cell(r.average_mean, r.average_std)}**", "-" if np.isnan(delta) else f"{delta:+.1f}"])
+                    + ["**" + cell(r.average_mean, r.average_std, n=len(s["seeds"])) + "**", "-" if np.isnan(delta) else f"{delta:+.1f}"])
     K_fp = int(fp.K.max())
     g = fp[fp.K == K_fp]
     layers = [c for c in fp.columns if c.startswith("layer:")]

@@ -46,6 +46,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("fingerprint", None, "05_fingerprint", "Figure 2: the share of selected neurons per layer"),
     Stage("meta_aggregate", "meta.scenarios", "06_meta_aggregate", "MultiTSNS of one scenario (sources only)"),
     Stage("transfer_multi", None, "07_transfer_multi", "Table 4: every scenario of meta.scenarios"),
+    Stage("mean_pooled", None, "15_mean_pooled", "SingleTSNS and MultiTSNS on mean-pooled activations"),
     Stage("transfer_nli", None, "08_transfer_nli", "Table 3: single-source transfer to the targets of nli.targets"),
     Stage("meta_nli", "nli.scenarios", "09_meta_nli", "MultiTSNS of one Table 5 row, every budget (sources only)"),
     Stage("transfer_nli_multi", None, "10_transfer_nli_multi", "Table 5: every row of nli.scenarios"),
@@ -53,6 +54,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("transferability", None, "12_transferability", "does fingerprint similarity predict transfer?"),
     Stage("mft", None, "13_mft", "Meta Fine-Tuning beside per-domain and mixed fine-tuning"),
     Stage("mft_transfer", None, "14_mft_transfer", "SingleTSNS on encoders fine-tuned on the target's sources"),
+    Stage("summary", None, "16_summary", "paired tests, stability, verdicts and the headline metrics"),
 )}
 
 

@@ -51,7 +51,7 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
     wide = table2_wide(summary, Ks, ls)
     write.table(ctx.store.tables, "table2", long=long, wide=wide,
                 markdown=render_table2_md(wide, Ks, ls, seeds, acts[domains[0]].meta))
-    metrics = write.metrics(ctx.store.metrics(), table2_metrics(summary, Ks))
+    metrics = write.metrics(ctx.store.metrics("table2"), table2_metrics(summary, Ks))
     sweep = k_sweep(summary, Ks)
     write.csv(ctx.store.figures / "k_sweep.csv", sweep, float_format="%.4f")
     plot_k_sweep(sweep, ctx.store.figures / "k_sweep.png", N=N)
@@ -91,9 +91,9 @@ def render_table2_md(wide: pd.DataFrame, Ks: Sequence[int], ls: tuple[int, int],
         cells = [f"**{r.pair}**" if r.pair == "Average" else r.pair, cell(r.last_layer_mean),
                  cell(r.paper_BERT_1024), cell(r.all_layers_mean)]
         for K in Ks:
-            cells += [cell(r[f"singletsns_K{K}_mean"], r[f"singletsns_K{K}_std"]),
+            cells += [cell(r[f"singletsns_K{K}_mean"], r[f"singletsns_K{K}_std"], n=len(seeds)),
                       cell(r[f"paper_singletsns_K{K}"]),
-                      cell(r[f"random_K{K}_mean"], r[f"random_K{K}_std"])]
+                      cell(r[f"random_K{K}_mean"], r[f"random_K{K}_std"], n=len(seeds))]
         rows.append(cells)
     note = (
         f"\n\nAccuracy (%) of a logistic regression trained on the whole source domain and applied to the unseen "

@@ -133,9 +133,9 @@ def render_table3(wide: pd.DataFrame, Ks: Sequence[int], seeds, meta: dict, targ
             na = "n/a" if not ok else None
             cells = [display_name(r.source), UNAVAILABLE if not ok else cell(r.last_layer_mean), cell(r.paper_BERT_1024)]
             for k in Ks:
-                cells += [na or cell(r[f"singletsns_K{k}_mean"], r[f"singletsns_K{k}_std"]),
+                cells += [na or cell(r[f"singletsns_K{k}_mean"], r[f"singletsns_K{k}_std"], n=len(seeds)),
                           cell(r[f"paper_singletsns_K{k}"]),
-                          na or cell(r[f"random_K{k}_mean"], r[f"random_K{k}_std"])]
+                          na or cell(r[f"random_K{k}_mean"], r[f"random_K{k}_std"], n=len(seeds))]
             rows.append(cells)
         parts.append(markdown_table(head, rows) + "\n")
     parts.append(

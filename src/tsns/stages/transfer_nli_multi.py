@@ -161,7 +161,7 @@ def render_table5(wide: pd.DataFrame, Ks: Sequence[int], Ls: Sequence[int | None
             "paper: BERT (1024), L=2E5"]
     for k in Ks:
         head += [f"ours: MultiTSNS K={k}, L={main}", f"paper: K={k}, L=2E5", f"ours: random K={k}"]
-    head += [f"ours: SingleTSNS K={kS}, mean of the sources (best)"]
+    head += [f"ours: SingleTSNS K={kS}, mean of the sources (oracle best)"]
     head += [f"ours: K={kS}, L={L_label(Lb)}" for Lb in Ls[1:]]
     head += [f"paper: K={kS}, L={Lp}" for Lp in V.TABLE5_SWEEP]
     rows = []
@@ -169,13 +169,13 @@ def render_table5(wide: pd.DataFrame, Ks: Sequence[int], Ls: Sequence[int | None
         ok = r.status == "ok"
         na = "n/a" if not ok else None
         label = r.scenario + ("" if r.in_paper else " (not in the paper)")
-        cells = [label, f"{UNAVAILABLE} ({r.missing})" if not ok else cell(r.last_layer_mean, r.last_layer_std),
+        cells = [label, f"{UNAVAILABLE} ({r.missing})" if not ok else cell(r.last_layer_mean, r.last_layer_std, n=len(seeds)),
                  cell(r.paper_BERT_1024)]
         for k in Ks:
-            cells += [na or cell(r[f"multitsns_K{k}_mean"], r[f"multitsns_K{k}_std"]),
-                      cell(r[f"paper_multitsns_K{k}"]), na or cell(r[f"random_K{k}_mean"], r[f"random_K{k}_std"])]
+            cells += [na or cell(r[f"multitsns_K{k}_mean"], r[f"multitsns_K{k}_std"], n=len(seeds)),
+                      cell(r[f"paper_multitsns_K{k}"]), na or cell(r[f"random_K{k}_mean"], r[f"random_K{k}_std"], n=len(seeds))]
         cells.append(na or ("-" if np.isnan(r.single_mean) else f"{r.single_mean:.1f} ({r.single_best:.1f})"))
-        cells += [na or cell(r[f"sweep_L{L_label(Lb)}_mean"], r[f"sweep_L{L_label(Lb)}_std"]) for Lb in Ls[1:]]
+        cells += [na or cell(r[f"sweep_L{L_label(Lb)}_mean"], r[f"sweep_L{L_label(Lb)}_std"], n=len(seeds)) for Lb in Ls[1:]]
         cells += [cell(r.get(f"paper_sweep_L{Lp}", np.nan)) for Lp in V.TABLE5_SWEEP]
         rows.append(cells)
     note = (
@@ -183,8 +183,9 @@ def render_table5(wide: pd.DataFrame, Ks: Sequence[int], Ls: Sequence[int | None
         f"a budget of L source rows, water-filled across the row's sources (the same budget bounds the importance "
         f"learners and the alpha tuning). **ours**: encoder `{model}`, mean ± std over seeds {list(seeds)}; MultiTSNS "
         "with leave-one-source-out learners (a one-source row is SingleTSNS under the budget, alpha = 1); 'random K': "
-        "K random neurons on the same rows (a control); 'SingleTSNS ... mean of the sources (best)': our Table 3 "
-        "accuracy from each source alone (all its rows). Our budgets are far smaller than the paper's (2E4-3E5) because "
+        "K random neurons on the same rows (a control); 'SingleTSNS ... mean of the sources (oracle best)': our Table 3 "
+        "accuracy from each source alone (all its rows), averaged over the row's sources; in brackets the best of "
+        "them, an oracle (picking it needs the target's labels). Our budgets are far smaller than the paper's (2E4-3E5) because "
         f"our sources are ({sizes}); the sweep columns are matched by position, not by size. **paper**: Valipour et al. (2019) Table 5 (bert-large), for "
         f"comparison only. '{UNAVAILABLE}' (then 'n/a'): a source is not in data.datasets (MNLI and QQP cannot be downloaded "
         "here); the paper's numbers are still shown. K is capped at N.\n")

@@ -34,6 +34,7 @@ from ..config.transferability import TransferabilityConfig
 from ..errors import ConfigError, TargetLeakError
 from ..method import transfer as T
 from ..method.classifier import ClassifierParams, train_classifier
+from ..method.stats import mean_std
 from ..method.transferability import (EXPECTED_SIGN, budget_curve, build_pairs, check_ranker, correlations,
                                       feature_names, label_free_features, labelled_features,
                                       rank_leave_one_target_out)
@@ -150,7 +151,7 @@ def measure_pairs(pairs: Sequence[tuple[str, str]], *, splits: Mapping[str, str]
         m_s = arr_s["m"].mean(0)
         m_t = imp[t][0]["m"].mean(0)
         row = {"source": s, "target": t, "n_source": len(a_s.y), "n_target": len(a_t.y),
-               "accuracy": float(np.mean(accs)), "accuracy_std": float(np.std(accs)), "last_layer": last}
+               "accuracy": float(np.mean(accs)), "accuracy_std": mean_std(accs)[1] / 100, "last_layer": last}
         row["gain"] = row["accuracy"] - last
         row.update(labelled_features(m_s, m_t, ls, K=min(fingerprint_K, N), jaccard_K=[min(j, N) for j in jaccard_K]))
         neurons = np.argsort(-m_s, kind="stable")[:k]
@@ -207,7 +208,7 @@ def render(pairs: pd.DataFrame, corr: pd.DataFrame, curve: pd.DataFrame, names: 
     rank_md = markdown_table(head2, rows2)
     head3 = ["source -> target", f"SingleTSNS K={K} (%)", "last layer (%)", "gain", "fp_cosine", "domain_acc",
              "pseudo_fp_cosine"]
-    rows3 = [[f"{r.source} -> {r.target}", cell(100 * r.accuracy, 100 * r.accuracy_std), cell(100 * r.last_layer),
+    rows3 = [[f"{r.source} -> {r.target}", cell(100 * r.accuracy, 100 * r.accuracy_std, n=len(seeds)), cell(100 * r.last_layer),
               f"{100 * r.gain:+.1f}", f"{r.fp_cosine:.3f}", f"{r.domain_acc:.3f}",
               "-" if np.isnan(r.pseudo_fp_cosine) else f"{r.pseudo_fp_cosine:.3f}"] for r in pairs.itertuples()]
     pairs_md = markdown_table(head3, rows3)

@@ -5,6 +5,7 @@ Every file is written to a temporary name beside it and renamed into place
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +36,17 @@ def table(folder: Path, name: str, *, long: pd.DataFrame | None = None, wide: pd
 
 
 def metrics(path: Path, values: dict) -> dict:
-    """A metrics JSON file (``dvc metrics show`` reads it)."""
+    """A metrics JSON file (``dvc metrics show`` reads it); an undefined number (NaN) is written as null."""
+    values = _finite(values)
     atomic_write_json(path, values)
     return values
+
+
+def _finite(v):
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
