@@ -70,6 +70,7 @@ def fixture_registry(monkeypatch):
 
 def _load_fix(name, **kw):
     kw.setdefault("allow_download", False)
+    kw.setdefault("max_malformed", 0.2)  # the tiny QQP fixture has 1 malformed row in 7
     return loader.load(name, mirror=FIX, **kw)
 
 
@@ -167,10 +168,37 @@ def test_amazon_latin1_and_unterminated_block(tmp_path):
     neg = b"<review>\n<title>\nBad\n</title>\n<review_text>\n\n</review_text>\n</review>\n"
     (folder / "positive.review").write_bytes(pos)
     (folder / "negative.review").write_bytes(neg)
-    df, prov = loader.load("books", mirror=tmp_path, allow_download=False, verify=False)
+    with pytest.raises(DataUnavailableError, match=r"books: 1 of 3 rows are malformed \(first: amazon/sorted_data_acl/"
+                                                     r"books/positive.review: a <review> without its closing tag\)"):
+        loader.load("books", mirror=tmp_path, allow_download=False, verify=False)  # 33 % > the default 1 %
+    df, prov = loader.load("books", mirror=tmp_path, allow_download=False, verify=False, max_malformed=0.5)
     assert df["text_a"].tolist() == ["Bad", 'A naïve <b> & déjà vu "story"']  # empty text -> title
     assert prov["skipped_rows"] == 1  # the unterminated <review>
     assert prov["verified"] is False and len(prov["files"]) == 2
+
+
+def test_a_label_outside_the_label_set_is_refused_naming_the_row(tmp_path):
+    folder = tmp_path / "glue" / "SST-2"
+    folder.mkdir(parents=True)
+    rows = "sentence\tlabel\n" + "".join(f"good {i}\t1\nbad {i}\t0\n" for i in range(50)) + "odd\t7\n"
+    (folder / "train.tsv").write_text(rows)
+    (folder / "dev.tsv").write_text("sentence\tlabel\nfine\t1\nawful\t0\n")
+    with pytest.raises(DataUnavailableError, match=r"SST-2/train.tsv data row 101 has label '7', not one of"):
+        loader.load("sst2", mirror=tmp_path, allow_download=False, verify=False)
+
+
+def test_a_few_malformed_rows_are_skipped_many_fail(tmp_path):
+    folder = tmp_path / "glue" / "SST-2"
+    folder.mkdir(parents=True)
+    good = "".join(f"good {i}\t1\nbad {i}\t0\n" for i in range(100))
+    (folder / "dev.tsv").write_text("sentence\tlabel\nfine\t1\nawful\t0\n")
+    (folder / "train.tsv").write_text("sentence\tlabel\n" + good + "three\tcolumns\there\n")  # 1 of 203
+    df, prov = loader.load("sst2", mirror=tmp_path, allow_download=False, verify=False)
+    assert prov["skipped_rows"] == 1 and len(df) == 202
+    (folder / "train.tsv").write_text("sentence\tlabel\n" + good + "x\ty\tz\n" * 10)  # 10 of 212
+    with pytest.raises(DataUnavailableError, match=r"10 of 212 rows are malformed \(first: glue/SST-2/train.tsv data "
+                                                   r"row 201: 3 columns, expected 2\).*data.max_malformed=0.01"):
+        loader.load("sst2", mirror=tmp_path, allow_download=False, verify=False)
 
 
 def test_imdb_fixture(fixture_registry):
@@ -390,7 +418,7 @@ def test_download_from_file_url_and_cache(tmp_path, monkeypatch, fixture_registr
     dl = dataclasses.replace(spec.downloads[0], url=z.as_uri(), sha256=_sha(z))
     monkeypatch.setitem(registry.REGISTRY, "qqp", dataclasses.replace(spec, downloads=(dl,)))
     cache = tmp_path / "cache"
-    df, prov = loader.load("qqp", mirror=tmp_path / "empty", cache_dir=cache)
+    df, prov = loader.load("qqp", mirror=tmp_path / "empty", cache_dir=cache, max_malformed=0.2)
     assert prov["source"] == "url" and prov["downloads"] == {z.as_uri(): _sha(z)}
     assert len(df) == 6 and prov["skipped_rows"] == 1
     assert (cache / "qqp" / "QQP-clean.zip").is_file()
@@ -399,7 +427,7 @@ def test_download_from_file_url_and_cache(tmp_path, monkeypatch, fixture_registr
     pd.testing.assert_frame_equal(df, ref)
     # second time: served from the cache, no download needed
     z.unlink()
-    df2, prov2 = loader.load("qqp", cache_dir=cache, allow_download=False)
+    df2, prov2 = loader.load("qqp", cache_dir=cache, allow_download=False, max_malformed=0.2)
     assert prov2["source"] == "url"
     pd.testing.assert_frame_equal(df, df2)
 

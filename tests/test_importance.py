@@ -78,6 +78,17 @@ def test_beta_one_is_allowed(planted):
     assert q.shape == (2, 60)
 
 
+def test_a_beta_that_leaves_a_handful_of_rows_warns(planted):
+    X, y = planted
+    with pytest.warns(UserWarning, match=r"importance.beta=0.01 gives samples of \d+ of \d+ rows.*raise importance.beta"):
+        importance_matrix(X, y, J=1, beta=0.01, params=ForestParams(n_estimators=5))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        importance_matrix(X, y, J=1, beta=0.7, params=ForestParams(n_estimators=5))  # a normal beta: silent
+
+
 def test_empty_and_single_class_sources():
     with pytest.raises(TSNSError, match="empty"):
         importance_matrix(np.zeros((0, 3)), np.zeros(0), J=1)

@@ -312,6 +312,19 @@ def test_folder_cache_second_call_loads(sources, count_q, tmp_path):
     assert len(count_q) == 1 and third.q_cached
 
 
+def test_a_corrupted_q_cache_file_is_recomputed_not_read(sources, count_q, tmp_path):
+    first = learn(sources, ["a", "b"], ["c"], K=5, cache=DiskQCache(tmp_path), **FAST)
+    path = tmp_path / f"{first.q_key}.npy"
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0x40  # the high byte of the last float64: a huge value if it were read
+    path.write_bytes(bytes(raw))
+    cache = DiskQCache(tmp_path)
+    assert first.q_key not in cache
+    again = learn(sources, ["a", "b"], ["c"], K=5, cache=cache, **FAST)
+    assert len(count_q) == 2 and not again.q_cached
+    np.testing.assert_array_equal(again.q, first.q)
+
+
 def test_multitsns_reuses_q_across_runs(sources, count_q, tmp_path):
     multitsns(sources, K=5, cache=DiskQCache(tmp_path), **FAST)
     assert len(count_q) == 3

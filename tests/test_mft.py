@@ -302,13 +302,20 @@ def test_run_stage_writes_tables_and_resumes_without_training(tiny_bert, tmp_pat
     assert "| low | Books |" in typ and "| high | Kitchen |" in typ
     assert len(res["typicality"]) == 2 * 2 * M.N_CASES
     ck = root / "data/mft"
-    assert (ck / "mft" / "seed0" / "meta" / "encoder").is_dir() and (ck / "bert_s" / "seed0" / "books.json").exists()
-    assert (ck / "bert_mix" / "seed0" / "mix.json").exists()
+
+    def run_of(method):  # each run lives in a folder named by the hash of its settings
+        (folder,) = (ck / method / "seed0").iterdir()
+        return folder
+
+    assert (run_of("mft") / "meta" / "encoder").is_dir() and (run_of("bert_s") / "books.json").exists()
+    assert (run_of("bert_mix") / "mix.json").exists()
     # train_rows: 8 of the 21 training rows per domain (stratified), as recorded by the fine-tunes
-    assert json.loads((ck / "bert_s" / "seed0" / "kitchen.json").read_text())["n_train"] == 8
+    assert json.loads((run_of("bert_s") / "kitchen.json").read_text())["n_train"] == 8
+    assert "minutes" not in md and "logs/timings.jsonl" in md  # timings stay out of the tracked outputs
+    assert any('"what": "mft/bert_s"' in line for line in (root / "logs/timings.jsonl").read_text().splitlines())
 
     # an interrupted run: one per-domain fine-tune is missing, the meta checkpoint is complete
-    (ck / "mft_tw" / "seed0" / "kitchen.json").unlink()
+    (run_of("mft_tw") / "kitchen.json").unlink()
     caplog.set_level(logging.INFO, logger="tsns.mft")
     resumed = M.run(**kw)
     assert resumed["n_fits"] == 2 and "already holds 1 complete epoch" in caplog.text
@@ -325,17 +332,67 @@ def test_run_stage_writes_tables_and_resumes_without_training(tiny_bert, tmp_pat
     assert (tables / "mft.md").read_text() == md  # the same table: timings are the recorded ones
 
 
-def test_run_folder_of_other_settings_is_emptied(tmp_path):
+def test_runs_of_other_settings_are_kept_apart_not_deleted(tmp_path):
     from tsns.mft.split import RUN_FILE, run_folder
 
-    f = tmp_path / "mft" / "seed0"
-    run_folder(f, {"lam": 0.1})
+    base = tmp_path / "mft" / "seed0"
+    f = run_folder(base, {"lam": 0.1})
     (f / "books.json").write_text("{}")
-    run_folder(f, {"lam": 0.1})
-    assert (f / "books.json").exists()  # same settings: kept
-    run_folder(f, {"lam": 0.3})
-    assert not (f / "books.json").exists()
-    assert json.loads((f / RUN_FILE).read_text())["identity"] == {"lam": 0.3}
+    assert run_folder(base, {"lam": 0.1}) == f and (f / "books.json").exists()  # same settings: the same run
+    g = run_folder(base, {"lam": 0.3})
+    assert g != f and (f / "books.json").exists()  # other settings: a folder of their own, the old run kept
+    assert json.loads((g / RUN_FILE).read_text())["identity"] == {"lam": 0.3}
+    assert run_folder(base, {"lam": 0.1}) == f  # changing back finds the first run again
+    (f / RUN_FILE).write_text(json.dumps({"identity": {"lam": 9}}))
+    with pytest.raises(ConfigError, match="other settings than its name says"):
+        run_folder(base, {"lam": 0.1})
+
+
+def test_a_checkpoint_carrying_code_is_refused(tiny_bert, tmp_path):
+    import pickle
+
+    import torch
+
+    df = _texts(16)
+    kw = {"model": tiny_bert, "layers": [1, 2], "lam": 0.1, "alpha": 0.5, "lr": 1e-4, "batch_size": 8,
+          "max_length": 24, "seed": 0, "device": "cpu", "precision": "fp32", "checkpoint_dir": tmp_path / "ck",
+          "show_progress": False}
+    meta_fine_tune(df, epochs=1, **kw)
+    state = torch.load(tmp_path / "ck" / "checkpoint.pt", weights_only=True)  # what we write loads safely
+    assert state["epoch"] == 1
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    state["history"] = [Payload()]
+    with open(tmp_path / "ck" / "checkpoint.pt", "wb") as fh:
+        pickle.dump(state, fh)
+    with pytest.raises(ConfigError, match="not a plain weights checkpoint"):
+        meta_fine_tune(df, epochs=2, **kw)  # a resume reads the checkpoint
+    assert not marker.exists()
+
+
+def test_a_corrupted_typicality_cache_is_recomputed(tiny_bert, tmp_path):
+    df = _texts(16)
+    kw = {"model": tiny_bert, "layers": [1, 2], "lam": 0.1, "alpha": 0.5, "lr": 1e-4, "batch_size": 8,
+          "max_length": 24, "seed": 0, "device": "cpu", "precision": "fp32", "checkpoint_dir": tmp_path / "ck",
+          "show_progress": False}
+    meta_fine_tune(df, epochs=1, **kw)
+    typ = tmp_path / "ck" / "typicality.npz"
+    good = np.load(typ)["typicality"].copy()
+    from tsns.io import verified
+
+    assert verified(typ)
+    raw = bytearray(typ.read_bytes())
+    raw[-30] ^= 0xFF
+    typ.write_bytes(bytes(raw))
+    assert not verified(typ)
+    meta_fine_tune(df, epochs=2, **kw)  # resumes; the scores are recomputed, not read
+    assert verified(typ)
+    np.testing.assert_allclose(np.load(typ)["typicality"], good, rtol=1e-6)
 
 
 def test_run_stage_rejects_bad_settings(tmp_path):

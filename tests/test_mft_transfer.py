@@ -73,7 +73,8 @@ def test_stage_tables_provenance_and_resume(tiny_bert, tmp_path, monkeypatch):
     shas = {d: json.loads((root / f"data/processed/{d}.json").read_text())["table_sha256"] for d in DOMAINS}
     for target in DOMAINS:
         for kind in ("bert_mix", "mft"):
-            doc = json.loads((root / f"data/mft_transfer/seed0/{target}/{kind}/encoder.json").read_text())
+            (run,) = (root / f"data/mft_transfer/seed0/{target}/{kind}").iterdir()  # named by its settings' hash
+            doc = json.loads((run / "encoder.json").read_text())
             assert shas[target] not in doc["fit_on"] and len(doc["fit_on"]) == 2
             assert not doc["path"].startswith("/") and (root / doc["path"]).is_dir()  # relative to the checkout
             assert sorted(doc["sources"]) == sorted(d for d in DOMAINS if d != target)

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from tsns.render import cell, markdown_table, metrics_from_wide
+from tsns.render import cell, markdown_table, metrics_from_wide, classifier_note
 
 
 def test_cell_formats_percentages_and_missing_values():
@@ -25,3 +25,12 @@ def test_metrics_from_wide_keeps_ok_rows_as_fractions():
                          "acc_mean": [61.234, 50.0, np.nan]})
     m = metrics_from_wide(wide, "row", {"acc": "acc_mean"})
     assert m == {"x": {"acc": 0.6123}, "z": {"acc": None}}
+
+
+def test_classifier_note_states_protocol_and_chosen_C():
+    from tsns.method.classifier import ClassifierParams
+    note = classifier_note(ClassifierParams(C="cv", C_grid=(0.01, 1.0), cv_folds=3), [0.01, 0.01, 1.0, np.nan])
+    assert "3-fold stratified cross-validation" in note and "{0.01, 1}" in note
+    assert "0.01 (2), 1 (1)" in note
+    fixed = classifier_note(ClassifierParams(C=0.5), [])
+    assert "C fixed at 0.5" in fixed and "number of fits" not in fixed

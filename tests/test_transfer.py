@@ -133,3 +133,12 @@ def test_summarize_hand_computed():
     avg = s[s.source == "Average"].iloc[0]
     # per-seed averages: seed0 = 0.75, seed1 = 0.75 -> mean 0.75, std 0
     assert avg["mean"] == pytest.approx(0.75) and avg["std"] == pytest.approx(0.0)
+
+
+def test_a_one_class_evaluation_split_is_refused():
+    from tsns.errors import TSNSError
+    from tsns.method.transfer import HeldOutTarget
+
+    with pytest.raises(TSNSError, match="evaluation rows of target 'scitail' hold a single class"):
+        HeldOutTarget("scitail", np.zeros((3, 2)), np.array([1, 1, 1]), "sha")
+    HeldOutTarget("scitail", np.zeros((2, 2)), np.array([0, 1]), "sha")  # two classes: fine

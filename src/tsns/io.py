@@ -26,30 +26,57 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+#: Mode of every output file: readable by all, writable by its owner (mkstemp alone would give 0600).
+FILE_MODE = 0o644
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it onto ``path`` on success.
+    """Yield a temporary path beside ``path``; move it onto ``path`` (mode 0644) on success.
 
-    On an exception the temporary file is removed and ``path`` is untouched.
+    On an exception the temporary file is removed and ``path`` is untouched. The temporary name carries
+    the writer's process id (``.<name>.<pid>.<random><suffix>.tmp``), so two writers of the same path never
+    remove each other's file: only the temporaries of processes that no longer run are cleaned up.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=(suffix or path.suffix) + ".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=(suffix or path.suffix) + ".tmp",
+                               dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's live process
+        return True
+    return True
+
+
 def remove_stale_temps(path: str | os.PathLike) -> None:
-    """Delete temporary files that a killed writer of ``path`` left beside it (``.<name>.*.tmp``)."""
+    """Delete temporary files that a killed writer of ``path`` left beside it (``.<name>.<pid>.*.tmp``).
+
+    A temporary file whose writer is still running (its pid is alive, and it is not this process) is left alone.
+    """
     path = Path(path)
+    me = os.getpid()
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid_part = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if not pid_part.isdigit():  # another file's temporary (e.g. of `<name>.json` beside `<name>`)
+            continue
+        if int(pid_part) != me and _pid_alive(int(pid_part)):
+            continue
         try:
             tmp.unlink()
         except OSError:  # pragma: no cover - removed concurrently
@@ -96,6 +123,34 @@ def atomic_savez(path: str | os.PathLike, **arrays) -> str:
                 zf.writestr(info, buf.getvalue())
         digest = file_sha256(tmp)
     return digest
+
+
+def checksum_path(path: str | os.PathLike) -> Path:
+    """Where the checksum of a cache file lives: ``<name>.sha256`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def record_checksum(path: str | os.PathLike, sha256: str) -> None:
+    """Write ``sha256`` (of ``path``'s bytes, as the atomic savers return it) beside ``path``, after ``path``."""
+    atomic_write_text(checksum_path(path), sha256 + "\n")
+
+
+def verified(path: str | os.PathLike) -> bool:
+    """True when ``path`` and its recorded checksum exist and agree. A cache file that fails is recomputed by
+    its reader (with a warning), never read: a flipped byte cannot come back as a silently wrong value."""
+    import logging
+
+    path, side = Path(path), checksum_path(path)
+    if not path.exists():
+        return False
+    if not side.exists():
+        logging.getLogger(__name__).warning("cache file %s has no checksum: recomputing it", path)
+        return False
+    if file_sha256(path) != side.read_text().strip():
+        logging.getLogger(__name__).warning("cache file %s does not match its checksum: recomputing it", path)
+        return False
+    return True
 
 
 def load_checked_npz(path: str | os.PathLike, what: str, fix: str) -> tuple[dict, dict]:

@@ -75,3 +75,24 @@ def save_figure(fig, path: Path, dpi: int = 120) -> Path:
         fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
     return path
+
+
+def classifier_note(classifier, chosen_C) -> str:
+    """A caption line stating the classifier protocol and the C values the fits chose.
+
+    ``classifier`` is a :class:`tsns.method.classifier.ClassifierParams`; ``chosen_C`` the ``C`` column of a
+    stage's long results (one value per fit).
+    """
+    c = np.asarray(pd.Series(chosen_C).dropna(), dtype=float)
+    base = "\nClassifier: L2 logistic regression on standardised features, trained on source rows only; "
+    if classifier.C == "cv":
+        grid = ", ".join(f"{v:g}" for v in classifier.C_grid)
+        proto = (f"C chosen per fit by {classifier.cv_folds}-fold stratified cross-validation on those source rows "
+                 f"from {{{grid}}}")
+    else:
+        proto = f"C fixed at {float(classifier.C):g}"
+    if not len(c):
+        return base + proto + ".\n"
+    vals, counts = np.unique(c, return_counts=True)
+    spread = ", ".join(f"{v:g} ({n})" for v, n in zip(vals, counts))
+    return base + proto + f"; C used (number of fits): {spread}.\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..method.validation import Int, ListOf, Options, Rule, Str
+from ..method.validation import Int, ListOf, Options, Real, Rule, Str
 from .base import Section, rule
 
 
@@ -24,6 +24,8 @@ class DataConfig(Section):
         Which rows ``limit`` and ``caps`` keep.
     allow_download : bool
         Try the official URL when no local source has the data.
+    max_malformed : float
+        Largest share of a file's rows that may be malformed (skipped with a warning); more fails.
     """
 
     key: ClassVar[str] = "data"
@@ -35,6 +37,7 @@ class DataConfig(Section):
                            "a mapping dataset -> integer >= 1 or null (rows per split and label)"))
     seed: int = rule(Int(0))
     allow_download: bool = rule(Options(True, False))
+    max_malformed: float = rule(Real(0, 1))
 
     def limit_of(self, dataset: str) -> int | None:
         """Rows kept per (split, label) of ``dataset``: the smaller of ``limit`` and its ``caps`` entry."""

@@ -120,6 +120,7 @@ def load(
     limit: int | None = None,
     seed: int = 0,
     verify: bool = True,
+    max_malformed: float = 0.01,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Load one dataset of the paper as a normalised table.
 
@@ -145,6 +146,10 @@ def load(
     verify : bool, default True
         Check every file against its known sha256 (tests turn this off for fixtures;
         checksums are recorded in the provenance either way).
+    max_malformed : float, default 0.01
+        Largest share of malformed rows (wrong column count, unparsable record) that is
+        skipped with a warning; more fails, naming the file and the first bad row. A label
+        outside the dataset's label set always fails.
 
     Returns
     -------
@@ -214,7 +219,13 @@ def load(
     df = _to_frame(spec, parsed)
     n_before = len(df)
     if parsed.skipped:
-        logger.warning("%s: skipped %d malformed rows", spec.name, parsed.skipped)
+        seen = parsed.skipped + len(parsed.ids) + sum(parsed.dropped.values())
+        if parsed.skipped > max_malformed * seen:
+            raise DataUnavailableError(one_line(
+                f"{spec.name}: {parsed.skipped} of {seen} rows are malformed (first: {parsed.first_bad}), more than "
+                f"data.max_malformed={max_malformed:g} of them: replace the file with the official {spec.release} "
+                "release (or raise data.max_malformed)"))
+        logger.warning("%s: skipped %d malformed rows (first: %s)", spec.name, parsed.skipped, parsed.first_bad)
     if limit is not None:
         df = _apply_limit(df, int(limit), seed)
     validate_labels(df, spec.name)

@@ -30,6 +30,13 @@ class Parsed:
     split: list[str] = field(default_factory=list)
     skipped: int = 0
     dropped: Counter = field(default_factory=Counter)
+    first_bad: str | None = None  # where the first malformed row is, for the error that a bad file gets
+
+    def bad(self, where: str, n: int = 1) -> None:
+        """Count ``n`` malformed rows (wrong number of columns, unparsable record) found at ``where``."""
+        self.skipped += n
+        if self.first_bad is None:
+            self.first_bad = where
 
     def drop_empty(self) -> None:
         """Count a row whose text is empty after cleaning (kept out of the table)."""
@@ -41,6 +48,13 @@ class Parsed:
         self.text_b.append(b)
         self.label.append(int(label))
         self.split.append(split)
+
+
+def unknown_label(spec: DatasetSpec, path: str, row: int, label: str):
+    """The error of a label outside the dataset's label set: the file is not the official release."""
+    return DataUnavailableError(one_line(
+        f"{path} data row {row} has label {label!r}, not one of {sorted(spec.labels)} (or the dropped "
+        f"{sorted(spec.drop_labels)}): replace it with the official {spec.release} file"))
 
 
 #: ``dropped`` reason of rows whose text (or one text of a pair) is empty after cleaning.
@@ -90,7 +104,8 @@ def _parse_amazon(spec: DatasetSpec, blobs: Mapping[str, Blob]) -> Parsed:
         pol = "positive" if fs.label == 1 else "negative"
         n_open = data.count(b"<review>")
         blocks = _REVIEW_RE.findall(data)
-        out.skipped += n_open - len(blocks)
+        if n_open > len(blocks):
+            out.bad(f"{fs.path}: a <review> without its closing tag", n_open - len(blocks))
         for i, block in enumerate(blocks):
             text = _clean(html.unescape(_field(block, b"review_text")))
             if not text:
@@ -157,9 +172,11 @@ def _parse_sst2(spec: DatasetSpec, blobs: Mapping[str, Blob]) -> Parsed:
                 )
             ) from None
         for k, row in enumerate(rows):
-            if len(row) != len(header) or row[li].strip() not in labels:
-                out.skipped += 1
+            if len(row) != len(header):
+                out.bad(f"{fs.path} data row {k + 1}: {len(row)} columns, expected {len(header)}")
                 continue
+            if row[li].strip() not in labels:
+                raise unknown_label(spec, fs.path, k + 1, row[li].strip())
             if not _clean(row[ti]):
                 out.drop_empty()
                 continue
@@ -192,7 +209,7 @@ def _pair_rows(
     id_i, a_i, b_i, l_i = cols
     for k, row in enumerate(rows):
         if len(row) != n_cols:
-            out.skipped += 1
+            out.bad(f"{fs.path} data row {k + 1}: {len(row)} columns, expected {n_cols}")
             continue
         lab = row[l_i].strip()
         if lab in drop:
@@ -200,8 +217,7 @@ def _pair_rows(
             continue
         a, b = row[a_i].strip(), row[b_i].strip()
         if lab not in labels:
-            out.skipped += 1
-            continue
+            raise unknown_label(spec, fs.path, k + 1, lab)
         if not _clean(a) or not _clean(b):
             out.drop_empty()
             continue
@@ -260,10 +276,12 @@ def _parse_mrpc(spec: DatasetSpec, blobs: Mapping[str, Blob]) -> Parsed:
         q_i, i1, i2, a_i, b_i = _header_index(
             header, ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"], blobs[fs.path], spec.release
         )
-        for row in rows:
-            if len(row) != len(header) or row[q_i].strip() not in labels:
-                out.skipped += 1
+        for k, row in enumerate(rows):
+            if len(row) != len(header):
+                out.bad(f"{fs.path} data row {k + 1}: {len(row)} columns, expected {len(header)}")
                 continue
+            if row[q_i].strip() not in labels:
+                raise unknown_label(spec, fs.path, k + 1, row[q_i].strip())
             key = (row[i1].strip(), row[i2].strip())
             if fs is test_fs:
                 split = "test"
@@ -305,15 +323,14 @@ def _parse_snli(spec: DatasetSpec, blobs: Mapping[str, Blob]) -> Parsed:
                     rec = json.loads(line)
                     lab = str(rec["gold_label"]).strip()
                     a, b = str(rec["sentence1"] or "").strip(), str(rec["sentence2"] or "").strip()
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    out.skipped += 1
+                except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                    out.bad(f"{fs.path} line {k + 1}: {type(exc).__name__}")
                     continue
                 if lab in drop:
                     out.dropped["no_gold_label" if lab == "-" else lab] += 1
                     continue
                 if lab not in labels:
-                    out.skipped += 1
-                    continue
+                    raise unknown_label(spec, fs.path, k + 1, lab)
                 if not _clean(a) or not _clean(b):
                     out.drop_empty()
                     continue

@@ -204,6 +204,7 @@ def _fetch_url(url: str, dest: Path, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> 
                         out.write(chunk)
                         h.update(chunk)
                         bar.update(len(chunk))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

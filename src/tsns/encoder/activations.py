@@ -37,7 +37,7 @@ class Sidecar:
     array_sha256: str
     ids_sha256: str
     versions: dict = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0  # of the run that returned it; not written to the file
     format_version: int = SIDECAR_VERSION
 
 

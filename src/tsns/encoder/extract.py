@@ -230,7 +230,8 @@ def extract_activations(df, out_path: str | Path, cfg: ExtractConfig, *, dataset
         )
     # every array is in place before any sidecar: a sidecar always describes a complete array
     for p, path in outputs.items():
-        atomic_write_json(path.with_suffix(".json"), asdict(sidecars[p]))
+        # the seconds stay out of the file: a re-run with the same result writes the same bytes
+        atomic_write_json(path.with_suffix(".json"), {k: v for k, v in asdict(sidecars[p]).items() if k != "seconds"})
     shutil.rmtree(partial, ignore_errors=True)
     try:
         partial.parent.rmdir()  # only succeeds when no other dataset is mid-extraction

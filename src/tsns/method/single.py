@@ -19,6 +19,8 @@ two quantities on the same [0, 1] scale. With the paper's SingleTSNS setting
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from joblib import Parallel, delayed
 
@@ -30,6 +32,10 @@ __all__ = ["SCALINGS", "sample_indices", "importance_matrix", "aggregate", "rank
            "jaccard"]
 
 SCALINGS = ("literal", "normalized")
+
+
+#: fewer rows than this in a beta-sample gets a warning: the importances of so small a sample are mostly zero
+MIN_SAMPLE_ROWS = 20
 
 
 def sample_indices(y: np.ndarray, beta: float, rng: np.random.Generator) -> np.ndarray:
@@ -85,6 +91,11 @@ def importance_matrix(X: np.ndarray, y: np.ndarray, *, J: int = 10, beta: float 
     X, y = check_source(X, y)
     beta = float(check("beta", beta, where="importance.beta"))
     J = int(check("J", J, where="importance.J"))
+    size = min(len(y), max(2, int(round(beta * len(y)))))
+    if size < MIN_SAMPLE_ROWS and size < len(y):
+        warnings.warn(f"importance.beta={beta:g} gives samples of {size} of {len(y)} rows: a forest on so few rows "
+                      f"marks almost every neuron unimportant (q = 0); raise importance.beta so that a sample holds "
+                      f"at least {MIN_SAMPLE_ROWS} rows", UserWarning, stacklevel=2)
     seeds = np.random.SeedSequence(int(random_state)).spawn(J)
     X = np.asarray(X, dtype=np.float32)
     params = params.learner_params()

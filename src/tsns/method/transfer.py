@@ -14,7 +14,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, TargetLeakError
+from ..errors import ConfigError, TargetLeakError, TSNSError
 from .classifier import ClassifierParams, train_classifier
 from .validation import check_k
 
@@ -58,6 +58,11 @@ class HeldOutTarget:
         self.name = name
         self.X = X
         self.sha256 = sha256
+        classes = np.unique(np.asarray(y))
+        if len(classes) < 2:
+            raise TSNSError(f"the evaluation rows of target {name!r} hold {'no rows' if not len(classes) else 'a single class'}"
+                            f" ({len(y)} rows): an accuracy on them means nothing; score another split or check "
+                            "data.limit")
         self.__y = np.array(y, copy=True)
         self.__y.setflags(write=False)
 

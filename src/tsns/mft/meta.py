@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..io import atomic_path, atomic_savez, atomic_write_json
+from ..io import atomic_path, atomic_savez, atomic_write_json, record_checksum, verified
 
 from .model import MetaLearner, corrupt_domains, mft_loss, torch_module
 from .split import rows_sha
@@ -132,7 +132,12 @@ def meta_fine_tune(df_train: pd.DataFrame, *, model: str, layers: Sequence[int],
             diff = sorted(k for k in identity if meta.get("identity", {}).get(k) != identity[k])
             raise ConfigError(f"{ckdir} holds an MFT checkpoint of other settings ({', '.join(diff)} differ): "
                               "use a new checkpoint_dir or delete that one")
-        state = torch.load(ckdir / CHECKPOINT, map_location="cpu", weights_only=False)
+        # weights_only: tensors, numbers, strings and containers only; a checkpoint carrying code is refused
+        try:
+            state = torch.load(ckdir / CHECKPOINT, map_location="cpu", weights_only=True)
+        except Exception as exc:  # pickle.UnpicklingError and friends: never fall back to full unpickling
+            raise ConfigError(f"{ckdir / CHECKPOINT} is not a plain weights checkpoint ({type(exc).__name__}): "
+                              "delete that folder and re-run to train it again") from exc
     start_epoch = int(state["epoch"]) if state is not None else 0
     if state is not None and start_epoch >= epochs and (ckdir / ENCODER_DIR).exists():
         log.info("MFT checkpoint in %s already holds %d complete epoch(s): nothing to train", ckdir, start_epoch)
@@ -148,8 +153,8 @@ def meta_fine_tune(df_train: pd.DataFrame, *, model: str, layers: Sequence[int],
     typ_path = ckdir / TYPICALITY_FILE
     if variant == "mft_dc":
         t_all = np.ones(len(df), dtype=np.float32)
-    elif typ_path.exists() and state is not None:
-        with np.load(typ_path) as z:
+    elif state is not None and verified(typ_path):
+        with np.load(typ_path, allow_pickle=False) as z:
             t_all = z["typicality"].astype(np.float32)
         log.info("typicality scores reused from %s", typ_path)
     else:
@@ -160,7 +165,7 @@ def meta_fine_tune(df_train: pd.DataFrame, *, model: str, layers: Sequence[int],
                                                        random_state=seed))
         t_all = np.asarray(t_fn(H, y, dom, alpha=alpha), dtype=np.float32)
         ids = df["id"].astype(str).to_numpy() if "id" in df else np.arange(len(df)).astype(str)
-        atomic_savez(typ_path, typicality=t_all, label=y, domain=dom, ids=ids.astype("U"))
+        record_checksum(typ_path, atomic_savez(typ_path, typicality=t_all, label=y, domain=dom, ids=ids.astype("U")))
         log.info("typicality: mean %.3f, min %.3f, max %.3f over %d rows", t_all.mean(), t_all.min(), t_all.max(),
                  len(t_all))
 
@@ -211,7 +216,8 @@ def meta_fine_tune(df_train: pd.DataFrame, *, model: str, layers: Sequence[int],
             sums += len(idx) * np.array([t_.item() for t_ in (total.detach(), l_tlc.detach(), l_sdc.detach())])
             n_seen += len(idx)
         seconds = time.perf_counter() - t0
-        rec = {"epoch": epoch + 1, "loss": sums[0] / n_seen, "l_tlc": sums[1] / n_seen, "l_sdc": sums[2] / n_seen,
+        rec = {"epoch": epoch + 1, "loss": float(sums[0] / n_seen), "l_tlc": float(sums[1] / n_seen),
+               "l_sdc": float(sums[2] / n_seen),
                "seconds": round(seconds, 3)}
         history.append(rec)
         log.info("MFT epoch %d/%d: L=%.4f L_TLC=%.4f L_SDC=%.4f (%.1f s)", epoch + 1, epochs, rec["loss"],
@@ -228,7 +234,9 @@ def write_checkpoint(ckdir: Path, identity: dict, epoch: int, learner, optimizer
     torch = torch_module()
     state = {"epoch": epoch, "model": learner.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state(),
-             "cuda_rng": torch.cuda.get_rng_state_all() if device == "cuda" else None, "history": history}
+             "cuda_rng": torch.cuda.get_rng_state_all() if device == "cuda" else None,
+             "history": [{k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in rec.items()}
+                         for rec in history]}  # plain Python numbers: loadable with weights_only=True
     with atomic_path(ckdir / CHECKPOINT) as tmp:
         torch.save(state, tmp)
     # the sidecar is written after the weights: a sidecar always describes a complete checkpoint

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import zlib
 from pathlib import Path
 
@@ -111,27 +110,31 @@ def subsample(train: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return train.iloc[sorted(keep)].reset_index(drop=True)
 
 
-def run_folder(folder: Path, identity: dict) -> None:
-    """Make ``folder`` hold results of ``identity`` only: a folder of other settings is emptied first.
+def run_folder(base: Path, identity: dict) -> Path:
+    """The folder of the run with settings ``identity``: ``base/<12 hex digits of the settings' hash>``.
 
-    The stage's checkpoints persist between ``dvc repro`` runs (``persist: true``), so a
-    changed parameter must not reuse, nor collide with, the checkpoints of the old one.
+    The stage's checkpoints persist between ``dvc repro`` runs (``persist: true``). A changed
+    parameter gets a folder of its own, so it neither reuses nor deletes the checkpoints of the
+    old settings (changing back finds them again). A folder whose ``run.json`` names other settings
+    (a corrupted or hand-edited folder) is refused.
     """
+    import hashlib
+
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    folder = Path(base) / key
     meta = folder / RUN_FILE
-    if folder.exists():
-        old = None
-        if meta.exists():
-            try:
-                old = json.loads(meta.read_text()).get("identity")
-            except (OSError, ValueError):
-                old = None
-        if old == identity:
-            return
-        diff = sorted(k for k in identity if (old or {}).get(k) != identity[k]) if old else ["(no run.json)"]
-        log.warning("%s holds checkpoints of other settings (%s): removing them", folder, ", ".join(diff))
-        shutil.rmtree(folder)
+    if meta.exists():
+        try:
+            old = json.loads(meta.read_text()).get("identity")
+        except (OSError, ValueError):
+            old = None
+        if json.loads(json.dumps(old, default=str)) != json.loads(json.dumps(identity, default=str)):
+            raise ConfigError(f"{folder} holds a run of other settings than its name says: delete that folder and "
+                              "re-run")
+        return folder
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(meta, {"identity": identity})
+    return folder
 
 
 def done(path: Path) -> dict | None:

@@ -36,7 +36,7 @@ from ..method import transfer as T
 from ..method.classifier import ClassifierParams, train_classifier
 from ..method.parallel import compute_backend
 from ..method.representations import REPRESENTATIONS, represent
-from ..render import cell, encoder_name, markdown_table, metrics_from_wide, pair_label
+from ..render import cell, encoder_name, markdown_table, metrics_from_wide, pair_label, classifier_note
 from ..store import load, write
 from ..store.paths import Store
 from . import baselines_truncation as trunc
@@ -167,7 +167,7 @@ def run_representations(store: Store, domains: Sequence[str], *, main_pooling: s
     wide = representations_wide(long, pairs, poolings, K_ref, ref)
     ls = shapes.pop()
     dims = {rep: int(represent(np.zeros((1, *ls), np.float32), rep).shape[1]) for rep in REPRESENTATIONS}
-    md = render_representations(wide, poolings, dims, meta0, K_ref, ref_path)
+    md = render_representations(wide, poolings, dims, meta0, K_ref, ref_path) + classifier_note(classifier, long["C"])
     write.table(store.tables, "representations", wide=wide, markdown=md)
     cols = {c: c for c in wide.columns if ":" in c or c.startswith("singletsns_K")}
     avg = metrics_from_wide(wide[wide.pair == "Average"], "pair", cols).get("Average", {})
@@ -227,7 +227,7 @@ def render_representations(wide: pd.DataFrame, poolings: Sequence[str], dims: Ma
         "pooling**: the attention-masked mean over tokens of every layer (a variant extraction, `data/variants/`). "
         "These are the feature-based options of the blog post (\"which layers to use\"); none uses target data. "
         + ref_note + "Nothing from a target reaches training: each classifier sees its source only, and every score "
-        "passes the leak check of `tsns.transfer`.\n"
+        "passes the leak check of `tsns.method.transfer`.\n"
     )
     return ("# Representation baselines: which layers and which pooling (Amazon single-source transfer)\n\n"
             + markdown_table(head, rows) + note)

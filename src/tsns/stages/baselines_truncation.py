@@ -22,7 +22,7 @@ from ..method.classifier import ClassifierParams, train_classifier
 from ..method.representations import represent
 from ..method.single import aggregate, importance_matrix, top_k
 from ..method.stats import mean_std
-from ..render import cell, encoder_name, markdown_table, metrics_from_wide
+from ..render import cell, encoder_name, markdown_table, metrics_from_wide, classifier_note
 from ..store import load, write
 from ..store.load import Activations
 from ..store.paths import Store
@@ -168,7 +168,7 @@ def run_truncation(store: Store, source: str, targets: Sequence[str], truncation
     long = pd.DataFrame(rows, columns=["truncation", "setting", "target", "method", "K", "seed", "C", "accuracy"])
     wide, detail = truncation_wide(long, truncations, info)
     md = render_truncation(wide, detail, source=source, targets=targets, K=K_eff, seeds=seeds, meta=main.meta,
-                           n_train=len(train), n_test=len(test), main_tr=main_tr)
+                           n_train=len(train), n_test=len(test), main_tr=main_tr) + classifier_note(classifier, long["C"])
     write.table(store.tables, "truncation", wide=wide, markdown=md)
     cols = {f"{setting}_{m}": f"{setting}_{m}_mean" for setting in ("in_domain", "transfer") for m in TRUNCATION_METHODS}
     metrics = metrics_from_wide(wide, "truncation", cols)
@@ -241,7 +241,7 @@ def render_truncation(wide: pd.DataFrame, detail: pd.DataFrame, *, source: str, 
         f"**SingleTSNS K={K}**: the top-{K} neurons of all layers' [CLS], selected on the training rows of the "
         f"setting only (train split for in-domain), mean ± std over seeds {list(seeds)}; the last-layer and "
         "all-layers rows are deterministic. Nothing from a target (nor the test split, in-domain) reaches neuron "
-        "selection or training; every score passes the leak check of `tsns.transfer`.\n"
+        "selection or training; every score passes the leak check of `tsns.method.transfer`.\n"
     )
     return (f"# Truncation of long texts: head, tail, head+tail ({source})\n\n" + markdown_table(head, rows)
             + "\n\n## Per target\n\n" + markdown_table(dhead, drows) + note)

@@ -33,7 +33,7 @@ def run(dataset: str, *, params: dict | None = None, root: str | Path | None = N
         log.info("mirror %s does not exist; trying the other sources", mirror)
         mirror = None
     df, prov = load(dataset, mirror=mirror, cache_dir=ctx.store.raw, allow_download=cfg.allow_download,
-                    limit=cfg.limit_of(dataset), seed=cfg.seed)
+                    limit=cfg.limit_of(dataset), seed=cfg.seed, max_malformed=cfg.max_malformed)
     validate_labels(df, dataset)
     out = ctx.store.table(dataset)
     save_table(df, out, prov)

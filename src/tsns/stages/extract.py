@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..config.extract import ExtractConfig
 from ..encoder.extract import extract_activations
+from ..store import write
 from ..store.load import table, table_sha256
 from .context import context
 
@@ -22,4 +23,5 @@ def run(dataset: str, *, params: dict | None = None, root: str | Path | None = N
     side = extract_activations(df, ctx.store.activations(dataset), cfg, dataset=dataset,
                                dataset_sha256=table_sha256(ctx.store, dataset), partial_dir=ctx.store.partial(dataset),
                                also={p: ctx.store.activations(dataset, p) for p in cfg.also_poolings})
+    write.timing(ctx.store, f"extract@{dataset}", side.seconds, rows=side.shape[0])
     return asdict(side)

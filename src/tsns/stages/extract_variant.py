@@ -13,6 +13,7 @@ from ..config.baselines import BaselinesConfig
 from ..config.extract import ExtractConfig
 from ..encoder.extract import extract_activations
 from ..errors import ConfigError
+from ..store import write
 from ..store.load import table, table_sha256
 from .context import context
 
@@ -32,4 +33,5 @@ def run(name: str, *, params: dict | None = None, root: str | Path | None = None
                                dataset_sha256=table_sha256(ctx.store, dataset),
                                partial_dir=ctx.store.partial("variants", name))
     log.info("variant %s of %s: shape %s in %.0f s", name, dataset, side.shape, side.seconds)
+    write.timing(ctx.store, f"extract_variant@{name}", side.seconds, rows=side.shape[0])
     return dataclasses.asdict(side)

@@ -19,7 +19,7 @@ from ..config.importance import ImportanceConfig
 from ..io import atomic_savez, atomic_write_json, versions
 from ..method.parallel import compute_backend
 from ..method.single import SCALINGS, aggregate, importance_matrix, jaccard, order, top_k
-from ..store import load
+from ..store import load, write
 from .context import context
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ def run(dataset: str, *, params: dict | None = None, root: str | Path | None = N
         "layer_shape": list(acts.layer_shape), "N": N, "seeds": list(seeds), "params": cfg.recorded(),
         "npz_sha256": npz_sha, "alpha_study": alpha_study,
         "seed_stability_jaccard_topK": {"K": K_alpha, "mean": float(np.mean(stability)) if stability else None},
-        "seconds": round(time.time() - t0, 1), "versions": versions(),
+        "versions": versions(),
     }
     atomic_write_json(out.with_suffix(".json"), meta)
+    write.timing(ctx.store, f"importance@{dataset}", time.time() - t0)
     return meta

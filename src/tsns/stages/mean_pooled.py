@@ -30,7 +30,7 @@ from ..method.multi import multitsns
 from ..method.parallel import compute_backend
 from ..method.single import aggregate, importance_matrix, order
 from ..method.stats import summarize
-from ..render import cell, encoder_name, markdown_table, pair_label
+from ..render import cell, encoder_name, markdown_table, pair_label, classifier_note
 from ..store import load, write
 from ..store.qcache import DiskQCache
 from .context import context
@@ -101,7 +101,7 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
     s2 = summarize(long2)
     s4 = summarize(long4, keys=("scenario", "target")) if len(long4) else pd.DataFrame()
     metrics = {"mean_pooled_table2_average": _average(s2), "mean_pooled_table4_average": _average(s4)}
-    md = render(s2, s4, ctx.store, seeds, acts[domains[0]].meta, ls)
+    md = render(s2, s4, ctx.store, seeds, acts[domains[0]].meta, ls) + classifier_note(clsf, long["C"])
     write.table(ctx.store.tables, "mean_pooled", long=long, markdown=md)
     write.metrics(ctx.store.metrics("mean_pooled"), metrics)
     return {"long": long, "table2": s2, "table4": s4, "metrics": metrics, "markdown": md}

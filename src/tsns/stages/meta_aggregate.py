@@ -29,6 +29,7 @@ from ..method.multi import multitsns
 from ..method.parallel import compute_backend
 from ..method.single import order
 from ..store.qcache import DiskQCache
+from ..store import write
 from .context import context
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def run(scenario: str, *, params: dict | None = None, root: str | Path | None = 
                        "scaling": cfg.scaling, "L": cfg.L, "C": clsf.C, "C_grid": list(clsf.C_grid),
                        "cv_folds": clsf.cv_folds, **imp.learner_params().as_dict()},
             "chosen_C": {f"seed{s}": arrays["tune_C"][i].tolist() for i, s in enumerate(seeds)},
-            "qcache": {"hits": cache.hits, "misses": cache.misses}, "npz_sha256": sha,
-            "seconds": round(time.time() - t0, 1)}
+            "npz_sha256": sha}
     atomic_write_json(out.with_suffix(".json"), meta)
+    write.timing(ctx.store, f"meta_aggregate@{scenario}", time.time() - t0, qcache_hits=cache.hits,
+                 qcache_misses=cache.misses)
     return meta

@@ -31,6 +31,7 @@ from ..method.multi import multitsns, single_source
 from ..method.parallel import compute_backend
 from ..method.single import order
 from ..store.qcache import DiskQCache
+from ..store import write
 from .context import context
 from .nli_common import UNAVAILABLE, L_code, L_label, check_row
 
@@ -96,7 +97,7 @@ def run(row: str, *, params: dict | None = None, root: str | Path | None = None)
                        "gamma": m.gamma, "alpha_grid": list(m.alpha_grid), "eps": imp.eps, "scaling": m.scaling,
                        "C": clsf.C, "C_grid": list(clsf.C_grid), "cv_folds": clsf.cv_folds,
                        **imp.learner_params().as_dict()},
-            "qcache": {"hits": cache.hits, "misses": cache.misses}, "npz_sha256": sha,
-            "seconds": round(time.time() - t0, 1)}
+            "npz_sha256": sha}
     atomic_write_json(out.with_suffix(".json"), meta)
+    write.timing(ctx.store, f"meta_nli@{row}", time.time() - t0, qcache_hits=cache.hits, qcache_misses=cache.misses)
     return meta

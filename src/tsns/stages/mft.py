@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..config.mft import MftConfig
-from ..io import atomic_savez, atomic_write_json
+from ..io import atomic_savez, atomic_write_json, record_checksum, verified
 from ..mft.meta import TYPICALITY_FILE, meta_fine_tune
 from ..method.stats import mean_std
 from ..mft.split import done, rows_sha, run_folder, split_domain, subsample
@@ -90,7 +90,7 @@ def compute(store: Store, cfg: MftConfig, *, show_progress: bool = True) -> dict
     ft = {"labels": labels, "finetune_epochs": int(finetune_epochs), "lr": float(lr), "batch_size": int(batch_size),
           "max_length": int(max_length), "device": device, "precision": precision, "show_progress": show_progress}
 
-    rows, splits, seconds = [], {}, {m: 0.0 for m in variants}
+    rows, splits, seconds, typ_files = [], {}, {m: 0.0 for m in variants}, {}
     n_fits = 0
     for seed in seeds:
         train, dev, test = split_domain(table, seed=seed)
@@ -101,9 +101,10 @@ def compute(store: Store, cfg: MftConfig, *, show_progress: bool = True) -> dict
         data_id = {"seed": seed, "train_sha": rows_sha(train), "dev_sha": rows_sha(dev), "test_sha": rows_sha(test)}
         use_dev = finetune_epochs > 1
         for method in variants:
-            folder = ck / method / f"seed{seed}"
             identity = {"method": method, **common, **data_id, **(meta_settings if method.startswith("mft") else {})}
-            run_folder(folder, identity)
+            folder = run_folder(ck / method / f"seed{seed}", identity)
+            if method in ("mft", "mft_tw"):  # their typicality scores serve the case study
+                typ_files.setdefault(seed, []).append(folder / "meta" / TYPICALITY_FILE)
             if method == "bert_mix":
                 res = done(folder / "mix.json")
                 if res is None:
@@ -150,7 +151,7 @@ def compute(store: Store, cfg: MftConfig, *, show_progress: bool = True) -> dict
     train0 = splits[seeds[0]][0]
     t = _base_typicality(train0, domains, model=str(model), alpha=alpha, n_prototypes=n_prototypes, seed=seeds[0],
                          batch_size=batch_size, max_length=max_length, device=device, precision=precision,
-                         checkpoints=ck)
+                         checkpoints=ck, candidates=typ_files.get(seeds[0], []))
     cases = typicality_cases(train0["text_a"].tolist(), t, train0["domain"].to_numpy(), n=N_CASES,
                              labels=train0["label"].to_numpy())
 
@@ -160,8 +161,9 @@ def compute(store: Store, cfg: MftConfig, *, show_progress: bool = True) -> dict
                 "finetune_epochs": int(finetune_epochs), "lr": float(lr), "batch_size": int(batch_size),
                 "layers": [int(l) for l in layers], "lam": float(lam), "alpha": float(alpha),
                 "n_prototypes": int(n_prototypes), "train_rows": train_rows, "n_train": n_train, "n_test": n_test,
-                "seeds": seeds, "device": used_device, "precision": precision,
-                "minutes": {m: round(s / 60, 2) for m, s in seconds.items()}}
+                "seeds": seeds, "device": used_device, "precision": precision}
+    for m, s in seconds.items():  # training and testing time of each method, outside the tracked outputs
+        write.timing(store, f"mft/{m}", s)
     md = render_mft(wide, domains, settings)
     tmd = render_typicality(cases, alpha=alpha, n_prototypes=n_prototypes, model=str(model), seed=seeds[0],
                             max_length=max_length)
@@ -193,7 +195,7 @@ def _fit_and_score(train: pd.DataFrame, dev: pd.DataFrame | None, tests: dict[st
 
 def _base_typicality(train: pd.DataFrame, domains: Sequence[str], *, model: str, alpha: float, n_prototypes: int,
                      seed: int, batch_size: int, max_length: int, device: str, precision: str,
-                     checkpoints: Path) -> np.ndarray:
+                     checkpoints: Path, candidates: Sequence[Path] = ()) -> np.ndarray:
     """Typicality of ``train``'s rows under the *pre-trained* encoder (as MFT computes it, equations (2)/(3)).
 
     Reuses the scores that :func:`meta_fine_tune` stored for the MFT (Full) or MFT (TW)
@@ -201,13 +203,12 @@ def _base_typicality(train: pd.DataFrame, domains: Sequence[str], *, model: str,
     ``checkpoints/typicality/seed<k>.npz``.
     """
     ids = train["id"].astype(str).to_numpy()
-    candidates = [checkpoints / v / f"seed{seed}" / "meta" / TYPICALITY_FILE for v in ("mft", "mft_tw")]
     own = checkpoints / "typicality" / f"seed{seed}.npz"
     identity = json.dumps({"model": str(model), "alpha": float(alpha), "n_prototypes": int(n_prototypes),
                            "max_length": int(max_length), "rows_sha": rows_sha(train)}, sort_keys=True)
-    for path in candidates + [own]:
-        if path.exists():
-            with np.load(path) as z:
+    for path in [*candidates, own]:
+        if verified(path):
+            with np.load(path, allow_pickle=False) as z:
                 if z["ids"].astype(str).tolist() == ids.tolist() and (path != own or str(z["identity"]) == identity):
                     return z["typicality"].astype(np.float64)
     from ..encoder.model import load_model, select_device
@@ -221,7 +222,7 @@ def _base_typicality(train: pd.DataFrame, domains: Sequence[str], *, model: str,
     d = np.array([list(domains).index(v) for v in train["domain"].tolist()])
     t = typicality(H, y, d, alpha=alpha) if n_prototypes == 1 else typicality_multi(
         H, y, d, alpha=alpha, n_prototypes=n_prototypes, random_state=seed)
-    atomic_savez(own, typicality=t, ids=ids.astype("U"), identity=np.array(identity))
+    record_checksum(own, atomic_savez(own, typicality=t, ids=ids.astype("U"), identity=np.array(identity)))
     return np.asarray(t, dtype=np.float64)
 
 
@@ -259,7 +260,6 @@ def render_mft(wide: pd.DataFrame, domains: Sequence[str], s: dict) -> str:
         rows.append(cells)
     enc = "embedded (all-MiniLM-L6-v2, 6 layers, 384 wide)" if s["model"] == "embedded" else s["model"]
     rows_txt = "all" if s["train_rows"] is None else f"at most {s['train_rows']}"
-    minutes = ", ".join(f"{METHOD_LABEL[m]} {v:g}" for m, v in s["minutes"].items())
     note = (
         f"\n\nAccuracy (%) on each domain's test rows. **ours**: encoder `{enc}`, max_length {s['max_length']} "
         f"tokens, meta fine-tuning {s['epochs']} epoch(s) with L_s = {s['layers']}, lambda = {s['lam']:g}, "
@@ -268,7 +268,7 @@ def render_mft(wide: pd.DataFrame, domains: Sequence[str], s: dict) -> str:
         f"rows per domain (seed {s['seeds'][0]}: {', '.join(f'{names[d]} {n}' for d, n in s['n_train'].items())}; "
         f"test rows {', '.join(f'{names[d]} {n}' for d, n in s['n_test'].items())}); mean ± std over seeds "
         f"{s['seeds']} (each seed its own split, subsample, initialisation and batch order); run on "
-        f"{s['device']} (precision {s['precision']}); training and testing minutes: {minutes}.\n\n"
+        f"{s['device']} (precision {s['precision']}); each method's training time is in `logs/timings.jsonl`.\n\n"
         "Splits follow the MFT paper: each domain's 2,000 reviews are split 87.5 % / 6.25 % / 6.25 % into train / "
         "dev / test (Table 1: about 1,750 / 125 / 125). **BERT (S)** fine-tunes the pre-trained encoder on each "
         "domain separately, **BERT (Mix)** once on all domains' training rows pooled; **MFT (DC)** meta fine-tunes "

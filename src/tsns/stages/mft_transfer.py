@@ -37,7 +37,7 @@ from ..config.transfer import TransferConfig
 from ..encoder.activations import layer_labels, layer_shape, load_activations
 from ..encoder.extract import extract_activations
 from ..errors import ActivationFileError, ConfigError, TargetLeakError
-from ..io import atomic_path, atomic_write_json
+from ..io import atomic_save_npy, atomic_write_json, record_checksum, verified
 from ..method.fingerprint import fingerprint
 from ..method.parallel import compute_backend
 from ..method.single import ranking, top_k
@@ -48,7 +48,7 @@ from ..method.transfer import (HeldOutTarget, LabelledSource, Selection, check_n
 from ..mft.meta import meta_fine_tune
 from ..mft.split import rows_sha, run_folder, split_domain, subsample
 from ..mft.train import fine_tune, save_encoder
-from ..render import DATASET_NAME, cell, markdown_table
+from ..render import DATASET_NAME, cell, markdown_table, classifier_note
 from ..store import load, write
 from ..store.paths import Store
 from .context import context
@@ -111,12 +111,12 @@ def compute(store: Store, cfg: MftTransferConfig, *, mft: MftConfig, importance:
             sources = [d for d in targets if d != target]
             train = train_all[train_all.domain.isin(sources)].reset_index(drop=True)
             for kind in encoders:
-                folder = ck / ("pretrained" if kind == "pretrained" else f"seed{seed}/{target}/{kind}")
+                base = ck / ("pretrained" if kind == "pretrained" else f"seed{seed}/{target}/{kind}")
                 identity = {"kind": kind, "model": str(model), "max_length": int(max_length)}
                 if kind != "pretrained":
                     identity |= {"seed": seed, "sources": sources, "train_rows": train_rows,
                                  "train_sha": rows_sha(train), **training}
-                run_folder(folder, identity)
+                folder = run_folder(base, identity)
                 log.info("target %s, seed %d: encoder %s", target, seed, kind)
                 enc = source_encoder(kind, train, sources=sources, shas=shas, model=str(model), folder=folder,
                                      root=store.root, mft=mft, seed=seed, device=device, precision=precision,
@@ -140,15 +140,13 @@ def compute(store: Store, cfg: MftTransferConfig, *, mft: MftConfig, importance:
                     fit_on = (shas[s], *enc.fit_on)
                     # m of this source on this encoder: kept beside the encoder's activations (resumable)
                     m_path = folder / "importance" / f"{s}-seed{seed}-{imp_id}.npy"
-                    if m_path.exists():
-                        m = np.load(m_path)
+                    if verified(m_path):
+                        m = np.load(m_path, allow_pickle=False)
                     else:
                         m = ranking(src.X, src.y, J=importance.J, beta=importance.beta, alpha=importance.alpha,
                                     eps=importance.eps, scaling=importance.scaling, params=importance,
                                     random_state=seed, n_jobs=importance.n_jobs)
-                        with atomic_path(m_path) as tmp:
-                            with open(tmp, "wb") as fh:
-                                np.save(fh, m)
+                        record_checksum(m_path, atomic_save_npy(m_path, m))
                     sels = [Selection(layer_neurons(-1, ls), "last_layer", enc.fit_on),
                             Selection(np.arange(N), "all_layers", enc.fit_on)]
                     sels += [Selection(top_k(m, min(int(k), N)), "singletsns", fit_on, seed) for k in K]
@@ -167,7 +165,7 @@ def compute(store: Store, cfg: MftTransferConfig, *, mft: MftConfig, importance:
     wide = transfer_wide(long, encoders, targets)
     md = render(wide, fp, targets, {"model": str(model), "max_length": int(max_length), "train_rows": train_rows,
                                     "seeds": seeds, "device": used_device, "importance": imp_settings,
-                                    "training": training})
+                                    "training": training}) + classifier_note(clsf, long["C"])
     write.csv(store.tables / "mft_transfer.csv", wide)
     write.csv(store.tables / "mft_transfer_long.csv", long)
     write.table(store.tables, "mft_transfer", markdown=md)
@@ -333,7 +331,7 @@ def render(wide: pd.DataFrame, fp: pd.DataFrame, targets: Sequence[str], s: dict
         f"{t['alpha']:g}; {t['finetune_epochs']} fine-tuning epoch(s) for BERT (Mix); learning rate {t['lr']:g}, "
         f"batch {t['batch_size']}, {t['max_length']} tokens): the target domain never reaches an encoder, a "
         "selection or a classifier (each selection carries the checksums of the data that trained its encoder and "
-        f"chose its neurons; `tsns.transfer.check_no_leak` refuses the target). Activations: [CLS] of every "
+        f"chose its neurons; `tsns.method.transfer.check_no_leak` refuses the target). Activations: [CLS] of every "
         f"layer, {s['max_length']} tokens, all rows of every domain. SingleTSNS: J = {imp['J']}, beta = "
         f"{imp['beta']:g}, {imp.get('method', 'random_forest')} with {imp.get('n_estimators')} trees. Run on "
         f"{s['device']}.\n\n"

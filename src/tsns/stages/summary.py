@@ -164,15 +164,24 @@ def verdict_lines(tests: pd.DataFrame, store) -> list[str]:
     fp = store.tables / "fingerprints.csv"
     if fp.exists():
         lines.append(_fingerprint_verdict(pd.read_csv(fp, index_col="dataset")))
-    tm = store.metrics("transferability")
-    if tm.exists():
-        t = json.loads(tm.read_text())["transferability"]
-        rho, within = t["rho_accuracy"].get("fp_cosine"), t["within_target_rho"].get("fp_cosine")
-        if rho is not None:
-            lines.append(f"Sources whose fingerprint resembles the target's transfer better (section 4.3): Spearman "
-                         f"rho {rho:+.2f} over {t['n_pairs']} pairs, {within:+.2f} within a target on average "
-                         "(`reports/tables/transferability.md` has the interval).")
+    corr = store.tables / "transferability_correlations.csv"
+    if corr.exists():
+        lines += _transferability_verdict(pd.read_csv(corr))
     return lines
+
+
+def _transferability_verdict(corr: pd.DataFrame) -> list[str]:
+    """The paper's section 4.3 claim (similar fingerprints, better transfer) from the bootstrap interval of rho."""
+    r = corr[corr.feature == "fp_cosine"]
+    if r.empty or pd.isna(r.iloc[0].rho_accuracy):
+        return []
+    r = r.iloc[0]
+    low, high = r.rho_accuracy_low, r.rho_accuracy_high
+    holds = ("holds" if low > 0 else "does not reproduce: the opposite holds" if high < 0
+             else "not shown: the interval includes 0")
+    within = "" if pd.isna(r.within_target_rho) else f", {r.within_target_rho:+.2f} within a target on average"
+    return [f"Sources whose fingerprint resembles the target's transfer better (section 4.3): {holds}, Spearman rho "
+            f"{r.rho_accuracy:+.2f} (95 % CI {low:+.2f} to {high:+.2f}, n = {int(r.n_pairs)} pairs{within})."]
 
 
 SENTIMENT = ("books", "dvd", "electronics", "kitchen", "imdb", "sst2")

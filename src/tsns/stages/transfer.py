@@ -19,7 +19,7 @@ from ..config.transfer import TransferConfig
 from ..method import transfer as T
 from ..method.stats import summarize
 from ..reference import valipour2019 as V
-from ..render import DOMAIN_LETTER, cell, encoder_name, markdown_table, pair_label, save_figure
+from ..render import DOMAIN_LETTER, cell, encoder_name, markdown_table, pair_label, save_figure, classifier_note
 from ..store import load, write
 from .context import context
 
@@ -50,7 +50,8 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
     summary = summarize(long)
     wide = table2_wide(summary, Ks, ls)
     write.table(ctx.store.tables, "table2", long=long, wide=wide,
-                markdown=render_table2_md(wide, Ks, ls, seeds, acts[domains[0]].meta))
+                markdown=render_table2_md(wide, Ks, ls, seeds, acts[domains[0]].meta)
+                + classifier_note(cfg.classifier(), long["C"]))
     metrics = write.metrics(ctx.store.metrics("table2"), table2_metrics(summary, Ks))
     sweep = k_sweep(summary, Ks)
     write.csv(ctx.store.figures / "k_sweep.csv", sweep, float_format="%.4f")

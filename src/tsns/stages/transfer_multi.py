@@ -21,7 +21,7 @@ from ..method import transfer as T
 from ..method.classifier import ClassifierParams, train_classifier
 from ..method.stats import summarize
 from ..reference import valipour2019 as V
-from ..render import cell, markdown_table
+from ..render import cell, markdown_table, classifier_note
 from ..store import load, write
 from .context import context
 
@@ -52,7 +52,8 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
     wide = _table4_wide(summary, single)
     Ks = sorted(int(k) for k in set(long[long.method == "multitsns"].K))
     write.table(ctx.store.tables, "table4", long=long, wide=wide,
-                markdown=_render_table4(wide, Ks, seeds, acts[needed[0]].meta))
+                markdown=_render_table4(wide, Ks, seeds, acts[needed[0]].meta)
+                + classifier_note(tr.classifier(), long["C"]))
     metrics = write.metrics(ctx.store.metrics("multi"), {"table4_average": {
         (r.method if r.method == "last_layer" else f"{r.method}_K{int(r.K)}"):
             {"mean": round(float(r["mean"]), 4), "std": round(float(r["std"]), 4)}

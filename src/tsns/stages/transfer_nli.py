@@ -23,7 +23,7 @@ from ..config.transfer import TransferConfig
 from ..method import transfer as T
 from ..method.classifier import train_classifier
 from ..reference import valipour2019 as V
-from ..render import cell, markdown_table, metrics_from_wide
+from ..render import cell, markdown_table, metrics_from_wide, classifier_note
 from ..store import load, write
 from .context import context
 from .nli_common import UNAVAILABLE, display_name, part_mean_std, unavailable_fix
@@ -88,7 +88,8 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
     wide = table3_wide(long, status, Ks_shown)
     meta0 = next(iter(loaded.values())).meta if loaded else {}
     write.table(ctx.store.tables, "table3", long=long, wide=wide,
-                markdown=render_table3(wide, Ks_shown, seeds, meta0, targets))
+                markdown=render_table3(wide, Ks_shown, seeds, meta0, targets)
+                + classifier_note(tr.classifier(), long["C"]))
     cols = {"last_layer": "last_layer_mean"}
     for k in Ks_shown:
         cols |= {f"singletsns_K{k}": f"singletsns_K{k}_mean", f"random_K{k}": f"random_K{k}_mean"}

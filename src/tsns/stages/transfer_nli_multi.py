@@ -22,7 +22,7 @@ from ..errors import TargetLeakError, TSNSError
 from ..method import transfer as T
 from ..method.classifier import train_classifier
 from ..reference import valipour2019 as V
-from ..render import cell, markdown_table, metrics_from_wide
+from ..render import cell, markdown_table, metrics_from_wide, classifier_note
 from ..store import load, write
 from .context import context
 from .nli_common import UNAVAILABLE, L_code, L_label, check_row, display_name, part_mean_std
@@ -99,7 +99,8 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
     wide = table5_wide(long, st, Ks_shown, Ls, kS, single)
     write.table(ctx.store.tables, "table5", long=long, wide=wide,
                 markdown=render_table5(wide, Ks_shown, Ls, kS, seeds, meta0, cfg.target, targets,
-                                       {d: len(a.y) for d, a in loaded.items() if d != cfg.target}))
+                                       {d: len(a.y) for d, a in loaded.items() if d != cfg.target})
+                + classifier_note(tr.classifier(), long["C"]))
     cols = {"last_layer": "last_layer_mean"}
     for k in Ks_shown:
         cols |= {f"multitsns_K{k}": f"multitsns_K{k}_mean", f"random_K{k}": f"random_K{k}_mean"}

@@ -76,6 +76,11 @@ class Store:
         return self.root / "data/meta_nli" / f"{_plain(row, 'Table 5 row')}.npz"
 
     @property
+    def timings(self) -> Path:
+        """Seconds each stage took (one JSON line per run; not a DVC output, not in git)."""
+        return self.root / "logs/timings.jsonl"
+
+    @property
     def mft(self) -> Path:
         return self.root / "data/mft"
 

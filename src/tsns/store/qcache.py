@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_save_npy, atomic_write_json
+from ..io import atomic_save_npy, atomic_write_json, record_checksum, verified
 from ..method.qcache import QCache
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class DiskQCache(QCache):
 
     def _load(self, key: str) -> np.ndarray | None:
         p = self.path(key)
-        if not p.exists():
+        if not verified(p):
             return None
         try:
             return np.load(p, allow_pickle=False)
@@ -43,9 +43,9 @@ class DiskQCache(QCache):
             return None
 
     def _save(self, key: str, q: np.ndarray, payload: dict | None) -> None:
-        atomic_save_npy(self.path(key), q)
+        record_checksum(self.path(key), atomic_save_npy(self.path(key), q))
         if payload is not None:
             atomic_write_json(self.folder / f"{key}.json", payload)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._mem or self.path(key).exists()
+        return key in self._mem or verified(self.path(key))

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..io import atomic_path, atomic_write_json, atomic_write_text
 
-__all__ = ["csv", "table", "metrics"]
+__all__ = ["csv", "table", "metrics", "timing"]
 
 
 def csv(path: Path, df: pd.DataFrame, *, float_format: str | None = None, **kw) -> Path:
@@ -50,3 +50,20 @@ def _finite(v):
     if isinstance(v, float) and math.isnan(v):
         return None
     return v
+
+
+def timing(store, what: str, seconds: float, **info) -> None:
+    """Append how long ``what`` took to ``store.timings`` (one JSON line; outside every DVC output, so a re-run
+    that computes the same result leaves every output, and ``dvc.lock``, unchanged)."""
+    import json
+    import os
+    import time
+
+    path = store.timings
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"what": what, "seconds": round(float(seconds), 2), "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                       **info}, sort_keys=True, default=str)
+    with open(path, "a", encoding="utf-8") as fh:  # one short write per line: concurrent writers do not mix lines
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
