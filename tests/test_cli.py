@@ -71,3 +71,26 @@ def test_stage_help_says_what_it_iterates_over(root):
     out = _tsns("importance", "--help", cwd=root).stdout
     assert "data.datasets" in out and "DATASET" in out and "--set" in out and "--force" in out
     assert "meta.scenarios" in _tsns("meta_aggregate", "--help", cwd=root).stdout
+
+
+def test_executed_notebooks_keep_log_lines_and_drop_progress_bars_and_kernel_noise(tmp_path):
+    import nbformat
+
+    from tsns.notebook import clean_outputs
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("run()")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="importance books, seed 0\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rSingleTSNS:   0%|          | 0/2 [00:00<?, ?fit/s]"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rSingleTSNS: 100%|██████████| 2/2 [00:00<00:00]\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="[IPKernelApp] WARNING | Kernel is running over TCP\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="books: N=2304\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="\n"),
+    ]
+    nb.cells = [cell]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    clean_outputs(path)
+    outs = nbformat.read(str(path), as_version=4).cells[0].outputs
+    assert [(o.name, o.text) for o in outs] == [("stderr", "importance books, seed 0\n"), ("stdout", "books: N=2304\n")]

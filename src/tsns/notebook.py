@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -48,8 +49,51 @@ def run(notebook: str | Path, output: str | Path, parameters: dict, *, cwd: str 
         if tmp.exists():
             tmp.unlink()
         raise
+    clean_outputs(tmp)
     os.replace(tmp, output)
     return output
+
+
+#: stderr lines that only the live run needs: progress bars and kernel/launcher chatter
+_NOISE = re.compile(r"(\d+%\|.*\|)|(\[IPKernelApp\] WARNING)|(TqdmWarning)|(^\s*warnings\.warn\()|"
+                    r"(^\s*from \.autonotebook import tqdm)")
+
+
+def _settle(text: str) -> str:
+    """What a terminal would show of ``text``: each line's last carriage-return segment, noise lines dropped."""
+    lines = []
+    for line in text.split("\n"):
+        line = line.split("\r")[-1].rstrip()
+        if line and not _NOISE.search(line):
+            lines.append(line)
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def clean_outputs(path: str | Path) -> None:
+    """Keep an executed notebook readable: merge each cell's consecutive stream outputs, drop progress bars and
+    kernel warnings from stderr (the terminal showed them while the stage ran), and drop streams left empty."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        merged: list = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
+                    and merged[-1].get("name") == out.get("name"):
+                merged[-1]["text"] += out.get("text", "")
+            else:
+                merged.append(out)
+        kept = []
+        for out in merged:
+            if out.get("output_type") == "stream":
+                out["text"] = _settle(out.get("text", "")) if out.get("name") == "stderr" else out.get("text", "")
+                if not out["text"].strip():
+                    continue
+            kept.append(out)
+        cell["outputs"] = kept
+    nbformat.write(nb, str(path))
 
 
 def main(argv=None) -> int:

@@ -56,7 +56,7 @@ def run(row: str, *, params: dict | None = None, root: str | Path | None = None)
         sha = atomic_savez(out, L=np.array([L_code(x) for x in Ls]), seeds=np.asarray(list(seeds)))
         meta = {**base, "available": False, "missing": missing, "fit_on": [], "npz_sha256": sha}
         atomic_write_json(out.with_suffix(".json"), meta)
-        log.info("%s: %s (%s)", row, UNAVAILABLE, ", ".join(missing))
+        log.debug("%s: %s (%s)", row, UNAVAILABLE, ", ".join(missing))
         return meta
     acts = ctx.sources(sources, target, f"row {row}", expect=ctx.section(ExtractConfig).expect())
     ls = acts[sources[0]].layer_shape
