@@ -2,13 +2,21 @@
 
 * **warm** (default): in this working copy, after a full ``dvc repro``, time ``dvc status`` and a second
   ``dvc repro``; both must find nothing to do (the script fails if a stage runs).
-* **cold** (``--cold``): ``git clone`` this repository into a temporary folder (with the shared dataset
-  mirror linked beside it, as on the project machine), then time ``dvc repro`` from nothing but the
-  committed files, then the warm no-op there. About 1.5-2 h on 2 cores; per-stage seconds are read from
-  the executed notebooks' cell timings.
+* **cold** (``--cold``): ``git clone`` this repository into a temporary folder (or ``--keep DIR``, kept
+  afterwards), with the shared dataset mirror linked beside it as on the project machine, then time
+  ``dvc repro`` from nothing but the committed files, then the warm no-op there. Per-stage seconds are
+  each executed notebook's papermill duration (kernel start included).
+* **slice** (``--slice``): the same in a fresh clone with the documented quick slice (:data:`SLICE`).
+* **startup** (``--startup``): the fixed cost of one stage through papermill, on trivial inputs
+  (``fingerprint`` in a checkout where its inputs exist).
+* **tests** (``--tests``): the README's test command in this checkout.
 
-    python benchmarks/bench_repro.py            # warm, seconds
-    python benchmarks/bench_repro.py --cold     # cold + warm in a fresh clone
+    python benchmarks/bench_repro.py                    # warm, seconds
+    python benchmarks/bench_repro.py --cold --keep DIR  # cold + warm in a fresh clone kept in DIR
+
+Updates ``benchmarks/results/repro.json`` (keys ``cold.total_s``, ``cold.per_stage_s``, ``slice.total_s``,
+``slice.params``, ``stage_startup_s``, ``tests_s``, ``warm.dvc_repro_noop_s``, ``machine``; a part not run
+keeps its last value) and prints a table.
 
 Writes ``benchmarks/results/repro.json`` and prints a table.
 """
@@ -52,53 +60,115 @@ def warm(repo: Path) -> dict:
             "up_to_date": "up to date" in out_status and not ran}
 
 
+#: the documented quick slice (README): at most 50 rows per (split, label) of every dataset
+SLICE = {"data.limit": 50}
+
+
 def stage_seconds(repo: Path) -> dict:
-    """Seconds per stage from the executed notebooks (papermill records each cell's duration)."""
+    """Seconds per stage: each executed notebook's papermill duration (kernel start and imports included)."""
     out = {}
     for nb in sorted((repo / "reports" / "notebooks").rglob("*.ipynb")):
-        cells = json.loads(nb.read_text()).get("cells", [])
-        secs = sum(c.get("metadata", {}).get("papermill", {}).get("duration") or 0 for c in cells)
+        if nb.name.endswith(".failed.ipynb") or nb.name.startswith("."):
+            continue
+        doc = json.loads(nb.read_text())
+        secs = doc.get("metadata", {}).get("papermill", {}).get("duration")
+        if secs is None:
+            secs = sum(c.get("metadata", {}).get("papermill", {}).get("duration") or 0 for c in doc.get("cells", []))
         out[str(nb.relative_to(repo / "reports" / "notebooks").with_suffix(""))] = round(secs, 1)
     return out
 
 
-def cold() -> dict:
-    with tempfile.TemporaryDirectory(prefix="tsns-cold-") as tmp:
-        clone = Path(tmp) / "main"
-        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        shared = ROOT.parent / "shared"
-        if shared.is_dir():
-            (Path(tmp) / "shared").symlink_to(shared)
-        t, out = timed([sys.executable, "-m", "dvc", "repro"], clone)
-        res = {"dvc_repro_cold_s": round(t, 1), "stages_run": len(re.findall(r"Running stage", out)),
-               "per_stage_s": stage_seconds(clone), "then": warm(clone)}
-        shutil.rmtree(clone / ".dvc" / "cache", ignore_errors=True)
-        return res
+def _clone(dest: Path) -> Path:
+    if dest.exists():
+        raise SystemExit(f"{dest} exists: give --keep a new folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
+    shared = ROOT.parent / "shared"
+    link = dest.parent / "shared"
+    if shared.is_dir() and not link.exists():
+        link.symlink_to(shared)
+    venv = ROOT / ".venv"
+    if venv.is_dir() and not (dest / ".venv").exists():
+        (dest / ".venv").symlink_to(venv)  # the same environment: the clone times the pipeline, not pip
+    return dest
+
+
+def cold(keep: Path | None, params: dict | None = None) -> dict:
+    """``dvc repro`` (``params``: with these ``-S`` values through ``dvc exp run``) in a fresh clone."""
+    tmp = None
+    if keep is None:
+        tmp = tempfile.mkdtemp(prefix="tsns-cold-")
+        keep = Path(tmp) / "main"
+    clone = _clone(Path(keep))
+    try:
+        cmd = [sys.executable, "-m", "dvc", "repro"]
+        if params:
+            cmd = [sys.executable, "-m", "dvc", "exp", "run"]
+            cmd += [x for k, v in params.items() for x in ("-S", f"{k}={v}")]
+        t, out = timed(cmd, clone)
+        per = stage_seconds(clone)
+        return {"total_s": round(t, 1), "stages_run": len(re.findall(r"Running stage", out)),
+                "per_stage_s": per, "sum_of_stages_s": round(sum(per.values()), 1),
+                **({} if params else {"then": warm(clone)}), "clone": str(clone)}
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def startup(repo: Path) -> float:
+    """Wall seconds of the ``fingerprint`` stage's command (trivial inputs: ten small importance files)."""
+    out = Path(tempfile.mkdtemp(prefix="tsns-startup-")) / "fingerprint.ipynb"
+    best = None
+    for _ in range(3):
+        t, _ = timed([sys.executable, "-m", "tsns.notebook", "notebooks/05_fingerprint.ipynb", str(out)], repo)
+        best = t if best is None else min(best, t)
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return round(best, 2)
+
+
+def tests(repo: Path) -> float:
+    t, _ = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], repo)
+    return round(t, 1)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cold", action="store_true", help="also run the whole pipeline in a fresh clone (1.5-2 h)")
+    ap.add_argument("--cold", action="store_true", help="also run the whole pipeline in a fresh clone")
+    ap.add_argument("--keep", type=Path, default=None, help="the clone's folder (kept); default: a temporary one")
+    ap.add_argument("--slice", action="store_true", help="the documented quick slice in a fresh clone")
+    ap.add_argument("--startup", action="store_true", help="the fixed cost of one stage through papermill")
+    ap.add_argument("--tests", action="store_true", help="the README's test command")
+    ap.add_argument("--no-warm", action="store_true", help="skip the warm no-op (this checkout is not up to date)")
     args = ap.parse_args()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    res = {"commit": commit, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                         "python": platform.python_version()},
-           "warm": warm(ROOT), "per_stage_s_last_run": stage_seconds(ROOT)}
-    if args.cold:
-        res["cold"] = cold()
-    print("| run | seconds | stages run |\n|---|---|---|")
-    w = res["warm"]
-    print(f"| dvc status (warm) | {w['dvc_status_s']} | - |")
-    print(f"| dvc repro (warm, no-op) | {w['dvc_repro_noop_s']} | {len(w['stages_run'])} |")
-    total = sum(res["per_stage_s_last_run"].values())
-    print(f"| stages of the last full run, sum of notebook cell times | {total:.0f} | {len(res['per_stage_s_last_run'])} |")
-    if "cold" in res:
-        print(f"| dvc repro (cold, fresh clone) | {res['cold']['dvc_repro_cold_s']} | {res['cold']['stages_run']} |")
     out = ROOT / "benchmarks" / "results" / "repro.json"
+    res = json.loads(out.read_text()) if out.exists() else {}
+    res["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                   text=True).stdout.strip()
+    res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    w = None
+    if not args.no_warm:
+        w = res["warm"] = warm(ROOT)
+    if args.cold:
+        res["cold"] = cold(args.keep)
+        res["cold"]["commit"] = res["commit"]
+    if args.slice:
+        res["slice"] = {**cold(None, SLICE), "params": SLICE, "commit": res["commit"]}
+    if args.startup:
+        res["stage_startup_s"] = startup(ROOT)
+    if args.tests:
+        res["tests_s"] = tests(ROOT)
+    print("| run | seconds |\n|---|---|")
+    for key, label in (("cold", "dvc repro, cold, fresh clone"), ("slice", "dvc repro of the quick slice, cold")):
+        if key in res:
+            print(f"| {label} | {res[key]['total_s']} |")
+    for key, label in (("stage_startup_s", "one stage's fixed cost"), ("tests_s", "the test command")):
+        if key in res:
+            print(f"| {label} | {res[key]} |")
+    if w is not None:
+        print(f"| dvc repro, warm no-op | {w['dvc_repro_noop_s']} |")
     out.write_text(json.dumps(res, indent=2) + "\n")
     print(f"written {out.relative_to(ROOT)}")
-    if not w["up_to_date"]:
+    if w is not None and not w["up_to_date"]:
         raise SystemExit(f"the warm run was not a no-op: stages {w['stages_run']} ran; commit the results of "
                          "`dvc repro` first")
 

@@ -94,3 +94,21 @@ def test_executed_notebooks_keep_log_lines_and_drop_progress_bars_and_kernel_noi
     clean_outputs(path)
     outs = nbformat.read(str(path), as_version=4).cells[0].outputs
     assert [(o.name, o.text) for o in outs] == [("stderr", "importance books, seed 0\n"), ("stdout", "books: N=2304\n")]
+
+
+def test_exp_refuses_a_bad_value_before_dvc_touches_anything(monkeypatch, capsys):
+    from tsns.cli import main
+
+    import subprocess
+
+    from tsns.config.base import PACKAGE_ROOT
+
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, **k: calls.append(cmd) or 0)
+    before = (PACKAGE_ROOT / "params.yaml").read_bytes()
+    assert main(["exp", "-S", "importance.beta=1.5"]) == 1
+    assert "importance.beta=1.5 must be a number in (0, 1]" in capsys.readouterr().err
+    assert main(["exp", "-S", "importance.Jj=3"]) == 1
+    assert calls == [] and (PACKAGE_ROOT / "params.yaml").read_bytes() == before  # dvc never ran
+    assert main(["exp", "-S", "importance.J=20", "--", "--temp"]) == 0
+    assert calls[0][1:] == ["-m", "dvc", "exp", "run", "-S", "importance.J=20", "--temp"]

@@ -95,3 +95,22 @@ def test_params_are_not_mutated_by_loading():
     before = copy.deepcopy(p)
     load(p)
     assert p == before
+
+
+def test_params_yaml_is_in_the_form_dvc_writes_so_an_experiment_is_a_one_line_diff(tmp_path):
+    import difflib
+    import shutil
+
+    from dvc.utils.serialize import modify_yaml
+
+    from tsns.config.base import PACKAGE_ROOT
+
+    p = tmp_path / "params.yaml"
+    shutil.copy(PACKAGE_ROOT / "params.yaml", p)
+    before = p.read_text().splitlines()
+    with modify_yaml(str(p)) as d:  # what `dvc exp run -S importance.J=20` does to the file
+        d["importance"]["J"] = 20
+    after = p.read_text().splitlines()
+    changed = [l for l in difflib.unified_diff(before, after, lineterm="", n=0) if l[:1] in "+-"
+               and not l.startswith(("+++", "---"))]
+    assert [l[0] + l[1:].split("#")[0].strip() for l in changed] == ["-J: 10", "+J: 20"], changed

@@ -207,6 +207,7 @@ def test_mft_stages(slice_repo):
     doms = ("books", "dvd", "kitchen")
     sha = {d: json.loads((root / f"data/processed/{d}.json").read_text())["table_sha256"] for d in doms}
     for target in doms:
-        enc = json.loads((root / f"data/mft_transfer/seed0/{target}/mft/encoder.json").read_text())
+        (run,) = (root / f"data/mft_transfer/seed0/{target}/mft").iterdir()  # the run of these settings
+        enc = json.loads((run / "encoder.json").read_text())
         sources = [d for d in doms if d != target]
         assert enc["sources"] == sources and enc["fit_on"] == [sha[d] for d in sources]

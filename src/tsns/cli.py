@@ -5,6 +5,7 @@
     python -m tsns importance                # every dataset of data.datasets
     python -m tsns transfer                  # Table 2
     python -m tsns all                       # every stage, in the order of dvc.yaml
+    python -m tsns exp -S importance.J=20    # `dvc exp run -S ...`, after checking the values
 
 The parameters are those of ``params.yaml`` (the repository root's, or
 ``--params FILE``); ``--set section.key=value`` changes one for this run. The
@@ -71,7 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
         _common(sp)
     _common(sub.add_parser("all", help="every stage above, in order, for every entry",
                            description="every stage, in the order of dvc.yaml"))
+    ex = sub.add_parser("exp", help="dvc exp run -S ..., with every value checked before any stage runs",
+                        description="Check the changed parameters against params.yaml's rules, then run "
+                                    "`dvc exp run -S KEY=VALUE ...`. A bad value is refused with one line before "
+                                    "DVC touches params.yaml or any output.")
+    ex.add_argument("-S", "--set-param", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="a parameter of the experiment (repeatable)")
+    ex.add_argument("dvc_args", nargs=argparse.REMAINDER, help="more arguments for dvc exp run (after --)")
     return ap
+
+
+def exp(sets: list[str], dvc_args: list[str]) -> int:
+    """Validate ``sets`` on top of params.yaml, then ``dvc exp run -S ...`` (its exit status)."""
+    import subprocess
+
+    from .config.all import load
+    from .config.base import read
+
+    if not sets:
+        raise ConfigError("give at least one -S section.key=value, e.g. python -m tsns exp -S importance.J=20")
+    load(_override(read(), sets))  # one line per bad value, before DVC changes anything
+    extra = [a for a in dvc_args if a != "--"]
+    cmd = [sys.executable, "-m", "dvc", "exp", "run", *[x for s in sets for x in ("-S", s)], *extra]
+    return subprocess.call(cmd)
 
 
 def _common(sp: argparse.ArgumentParser) -> None:
@@ -105,6 +128,8 @@ def main(argv=None) -> int:
         from .config.base import read
         from .stages.registry import STAGES, get
 
+        if args.stage == "exp":
+            return exp(args.sets, args.dvc_args)
         base = read(args.params)
         params = _override(base, args.sets)
         load(params)  # the whole file, validated once, before any work
