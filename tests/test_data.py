@@ -451,13 +451,15 @@ def test_download_official_amazon_tarball(tmp_path, monkeypatch, caplog):
     spec = registry.REGISTRY["books"]
     dl = dataclasses.replace(spec.downloads[0], url=up.as_uri())
     monkeypatch.setitem(registry.REGISTRY, "books", dataclasses.replace(spec, downloads=(dl,)))
+    # the archive has no published checksum, but every member has one: these members are the fixture cuts, not
+    # the official files, so the download is refused, naming the member
+    with pytest.raises(ChecksumError, match=r"domain_sentiment_data.tar.gz:sorted_data_acl/books/\w+.review"):
+        loader.load("books", cache_dir=tmp_path / "cache")
     with caplog.at_level("WARNING", logger="tsns.data"):
-        # the tar members are the fixture cuts, not the mirror files: checksums of members
-        # are not enforced for downloads (the archive is the trust anchor, unknown here)
-        df, prov = loader.load("books", cache_dir=tmp_path / "cache")
+        df, prov = loader.load("books", cache_dir=tmp_path / "cache", verify=False)
     assert prov["source"] == "url" and len(df) == 8
     assert prov["downloads"] == {up.as_uri(): _sha(up)}
-    assert "no published sha256" in caplog.text
+    assert prov["verified"] is False and not any(prov["verified_files"].values())
 
 
 def test_mirror_accepts_official_imdb_archive_name(tmp_path):
@@ -747,3 +749,19 @@ def test_real_mirror_mnli_qqp_unavailable(tmp_path):
         with pytest.raises(DataUnavailableError) as ei:
             loader.load(name, mirror=MIRROR, cache_dir=tmp_path, allow_download=False)
         assert f"glue/{name.upper()}/" in _one_line(ei.value)
+
+
+def test_provenance_says_per_file_whether_it_was_verified(tmp_path, monkeypatch):
+    """A file with no known checksum is recorded as unverified, and so is the dataset as a whole."""
+    spec = registry.get_spec("sst2")
+    folder = tmp_path / "glue" / "SST-2"
+    folder.mkdir(parents=True)
+    (folder / "train.tsv").write_text("sentence\tlabel\ngood\t1\nbad\t0\n")
+    (folder / "dev.tsv").write_text("sentence\tlabel\nfine\t1\nawful\t0\n")
+    files = tuple(dataclasses.replace(fs, sha256=()) if fs.path.endswith("dev.tsv") else
+                  dataclasses.replace(fs, sha256=(hashlib.sha256((folder / "train.tsv").read_bytes()).hexdigest(),))
+                  for fs in spec.files)
+    monkeypatch.setitem(registry.REGISTRY, "sst2", dataclasses.replace(spec, files=files))
+    df, prov = loader.load("sst2", mirror=tmp_path, allow_download=False, verify=True)
+    assert prov["verified_files"] == {"glue/SST-2/dev.tsv": False, "glue/SST-2/train.tsv": True}
+    assert prov["verified"] is False

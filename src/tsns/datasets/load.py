@@ -158,7 +158,7 @@ def load(
         (train, dev, test), then file order.
     provenance : dict
         ``dataset``, ``source`` (``'mirror'|'embedded'|'url'``), ``origin``, ``files``
-        ({relative path: sha256}), ``downloads`` ({url: sha256}), ``verified``,
+        ({relative path: sha256}), ``downloads`` ({url: sha256}), ``verified_files`` ({relative path: checked against a known checksum}), ``verified`` (all of them were),
         ``n_rows``, ``n_rows_before_limit``, ``rows_per_split_label``,
         ``skipped_rows`` (malformed), ``dropped`` ({reason: count}: labels the paper
         removes, and ``"empty_text"`` for rows whose text, or one text of a pair, is empty
@@ -215,6 +215,7 @@ def load(
         )
     logger.info("%s: reading from %s (%s)", spec.name, source, origin)
 
+    known = {fs.path: bool(fs.sha256) for fs in spec.files}
     parsed = PARSERS[spec.parser](spec, blobs)
     df = _to_frame(spec, parsed)
     n_before = len(df)
@@ -236,8 +237,10 @@ def load(
         "source": source,
         "origin": origin,
         "files": {p: blobs[p].sha256() for p in sorted(blobs)},
+        # per file: was it checked against a known checksum of the official release?
+        "verified_files": {p: bool(verify and known.get(p)) for p in sorted(blobs)},
         "downloads": downloads,
-        "verified": bool(verify),
+        "verified": bool(verify and blobs and all(known.get(p) for p in blobs)),
         "n_rows": int(len(df)),
         "n_rows_before_limit": int(n_before),
         "rows_per_split_label": _counts(df),

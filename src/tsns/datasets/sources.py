@@ -303,6 +303,11 @@ def from_url(
         missing += [f"{k} in {path.name}" for k, fs in wanted.items() if fs.required and fs.path not in blobs]
     if missing:
         raise SourceMissing(f"official URL (downloaded, but missing {', '.join(missing)})")
+    if verify:  # every file inside the archives against its own known checksum, as from a mirror
+        for fs in spec.files:
+            if fs.path in blobs:
+                verify_blob(spec, fs, blobs[fs.path],
+                            fix=f"delete {folder} and retry, or put the official files in a mirror folder (data.mirror)")
     return blobs, ", ".join(spec.downloads[i].url for i in sorted(got)), digests
 
 

@@ -63,11 +63,13 @@ def _one_fit(X, y, beta, params: LearnerParams, seed: np.random.SeedSequence) ->
 
 def importance_matrix(X: np.ndarray, y: np.ndarray, *, J: int = 10, beta: float = 0.7,
                       params: LearnerParams = LearnerParams(), random_state: int = 0, n_jobs: int = 1,
-                      progress: bool = False, desc: str = "importance") -> np.ndarray:
+                      progress: bool = False, desc: str = "importance", done: dict | None = None,
+                      on_fit=None) -> np.ndarray:
     """Compute q: the importance of every neuron on J random beta-fraction samples.
 
     Each fit j gets its own child seed of ``random_state`` (``numpy.random.SeedSequence.spawn``),
-    so the result does not depend on ``n_jobs``.
+    so the result does not depend on ``n_jobs``, and a fit computed earlier (``done``) is the
+    same as the one it replaces: an interrupted run resumes without changing a number.
 
     Parameters
     ----------
@@ -82,6 +84,10 @@ def importance_matrix(X: np.ndarray, y: np.ndarray, *, J: int = 10, beta: float 
     random_state : int
     n_jobs : int
         Parallel fits (joblib); -1 uses every core.
+    done : dict int -> array of shape (N,), optional
+        Rows already computed (by an interrupted run with the same inputs): not fitted again.
+    on_fit : callable (j, row) -> None, optional
+        Called with every row as soon as it is computed (the caller persists it).
 
     Returns
     -------
@@ -99,13 +105,20 @@ def importance_matrix(X: np.ndarray, y: np.ndarray, *, J: int = 10, beta: float 
     seeds = np.random.SeedSequence(int(random_state)).spawn(J)
     X = np.asarray(X, dtype=np.float32)
     params = params.learner_params()
-    jobs = (delayed(_one_fit)(X, y, beta, params, s) for s in seeds)
+    done = {int(j): np.asarray(r, dtype=np.float64) for j, r in (done or {}).items() if 0 <= int(j) < J}
+    todo = [j for j in range(J) if j not in done]
+    jobs = (delayed(_one_fit)(X, y, beta, params, seeds[j]) for j in todo)
     out = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     if progress:
         from tqdm import tqdm
 
-        out = tqdm(out, total=J, desc=desc, unit="fit", mininterval=5)
-    return np.vstack(list(out))
+        out = tqdm(out, total=J, initial=J - len(todo), desc=desc, unit="fit", mininterval=5)
+    rows = dict(done)
+    for j, row in zip(todo, out):
+        rows[j] = row
+        if on_fit is not None:
+            on_fit(j, row)
+    return np.vstack([rows[j] for j in range(J)])
 
 
 def aggregate(q: np.ndarray, alpha: float = 1.0, eps: float = 1e-6, scaling: str = "literal") -> np.ndarray:

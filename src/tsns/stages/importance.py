@@ -5,10 +5,17 @@ Writes ``data/importance/<dataset>.npz`` with arrays ``q`` (seeds, J, N) float32
 settings used, the provenance (``fit_on``: checksums of the data used) and a
 study of what alpha does under both scalings of eq. 1 (Jaccard of the top
 ``alpha_K`` set with the alpha = 1 set).
+
+Resumable: every finished forest fit is kept (with its checksum) under
+``data/interim/partial/importance/<dataset>/``, keyed by everything that determines it;
+a re-run after a kill computes only the missing fits and gives the same bytes.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -16,7 +23,7 @@ import numpy as np
 
 from ..config.extract import ExtractConfig
 from ..config.importance import ImportanceConfig
-from ..io import atomic_savez, atomic_write_json, versions
+from ..io import atomic_save_npy, atomic_savez, atomic_write_json, record_checksum, verified, versions
 from ..method.parallel import compute_backend
 from ..method.single import SCALINGS, aggregate, importance_matrix, jaccard, order, top_k
 from ..store import load, write
@@ -38,11 +45,17 @@ def run(dataset: str, *, params: dict | None = None, root: str | Path | None = N
     acts = load.activations(ctx.store, dataset, expect=ctx.section(ExtractConfig).expect())
     N = acts.X.shape[1]
     qs, ms, orders = [], [], []
+    partial = ctx.store.partial("importance", dataset)
     with compute_backend(cfg.backend, cfg.scheduler):
         for s in seeds:
             log.info("importance %s, seed %s", dataset, s)
+            done, on_fit = _resumable(partial, {"activations_sha256": acts.meta["array_sha256"], "seed": int(s),
+                                                "J": int(cfg.J), "beta": float(cfg.beta), **cfg.recorded()})
+            if done:
+                log.info("importance %s, seed %s: %d of %d fits kept from an interrupted run", dataset, s,
+                         len(done), cfg.J)
             q = importance_matrix(acts.X, acts.y, J=cfg.J, beta=cfg.beta, params=cfg, random_state=int(s),
-                                  n_jobs=cfg.n_jobs, progress=True, desc="SingleTSNS")
+                                  n_jobs=cfg.n_jobs, progress=True, desc="SingleTSNS", done=done, on_fit=on_fit)
             m = aggregate(q, alpha=cfg.alpha, eps=cfg.eps, scaling=cfg.scaling)
             qs.append(q.astype(np.float32))
             ms.append(m)
@@ -67,5 +80,27 @@ def run(dataset: str, *, params: dict | None = None, root: str | Path | None = N
         "versions": versions(),
     }
     atomic_write_json(out.with_suffix(".json"), meta)
+    shutil.rmtree(partial, ignore_errors=True)  # the finished fits are in the output now
     write.timing(ctx.store, f"importance@{dataset}", time.time() - t0)
     return meta
+
+
+def _resumable(folder: Path, key: dict) -> tuple[dict, object]:
+    """The fits an interrupted run of ``key`` finished (verified by checksum), and the callback that keeps new ones.
+
+    ``folder/<12 hex of the key>/fit_<j>.npy``: everything that determines a fit is in the key (the activations'
+    checksum, the seed, J, beta and the learner's settings), so a kept fit is the one a fresh run would compute.
+    """
+    tag = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    run = folder / tag
+    done = {}
+    if run.is_dir():
+        for f in sorted(run.glob("fit_*.npy")):
+            if verified(f):
+                done[int(f.stem.split("_")[1])] = np.load(f, allow_pickle=False)
+
+    def on_fit(j: int, row: np.ndarray) -> None:
+        path = run / f"fit_{j:04d}.npy"
+        record_checksum(path, atomic_save_npy(path, np.asarray(row, dtype=np.float64)))
+
+    return done, on_fit
