@@ -65,16 +65,24 @@ SLICE = {"data.limit": 50}
 
 
 def stage_seconds(repo: Path) -> dict:
-    """Seconds per stage: each executed notebook's papermill duration (kernel start and imports included)."""
+    """Seconds per stage: each executed notebook's papermill duration (kernel start and imports included).
+
+    Only the notebooks of the stages in ``dvc.lock`` count (a stale notebook of a removed stage does not).
+    """
+    import yaml
+
+    lock = yaml.safe_load((repo / "dvc.lock").read_text()) if (repo / "dvc.lock").exists() else {}
     out = {}
-    for nb in sorted((repo / "reports" / "notebooks").rglob("*.ipynb")):
-        if nb.name.endswith(".failed.ipynb") or nb.name.startswith("."):
+    for name, st in sorted((lock.get("stages") or {}).items()):
+        m = re.search(r"reports/notebooks/(\S+)\.ipynb", st.get("cmd", ""))
+        nb = repo / "reports" / "notebooks" / f"{m.group(1)}.ipynb" if m else None
+        if nb is None or not nb.exists():
             continue
         doc = json.loads(nb.read_text())
         secs = doc.get("metadata", {}).get("papermill", {}).get("duration")
         if secs is None:
             secs = sum(c.get("metadata", {}).get("papermill", {}).get("duration") or 0 for c in doc.get("cells", []))
-        out[str(nb.relative_to(repo / "reports" / "notebooks").with_suffix(""))] = round(secs, 1)
+        out[name] = round(secs, 1)
     return out
 
 
@@ -131,6 +139,42 @@ def tests(repo: Path) -> float:
     return round(t, 1)
 
 
+def _grouped(per_stage: dict) -> dict:
+    """Seconds per stage, the items of a foreach stage summed (``importance@books`` -> ``importance``)."""
+    out: dict = {}
+    for name, secs in per_stage.items():
+        key = name.split("@")[0].split("/")[0]
+        out[key] = out.get(key, 0.0) + float(secs)
+    return out
+
+
+def render_md(res: dict) -> str:
+    """``benchmarks/results/repro.md``: the figures the README quotes."""
+    lines = ["| what | seconds | minutes |", "|---|---|---|"]
+    for key, label in (("cold", "cold `dvc repro` of the full pipeline, fresh clone"),
+                       ("slice", "cold `dvc repro` of the quick slice (`data.limit=50`), fresh clone")):
+        if key in res:
+            lines.append(f"| {label} | {res[key]['total_s']:.0f} | {res[key]['total_s'] / 60:.1f} |")
+    for key, label in (("tests_s", "the test command (`make test`)"),
+                       ("stage_startup_s", "fixed cost of one stage through papermill (trivial inputs)")):
+        if key in res:
+            lines.append(f"| {label} | {res[key]:.1f} | {res[key] / 60:.1f} |")
+    if "warm" in res:
+        lines.append(f"| warm no-op `dvc repro` | {res['warm']['dvc_repro_noop_s']:.1f} | - |")
+    text = "\n".join(lines) + "\n"
+    if "cold" in res:
+        after = _grouped(res["cold"]["per_stage_s"])
+        before = _grouped(res.get("before", {}).get("per_stage_s", {}))
+        rows = ["| stage | before: minutes | now: minutes |", "|---|---|---|"]
+        for name in sorted(set(after) | set(before), key=lambda k: -after.get(k, 0)):
+            b = f"{before[name] / 60:.1f}" if name in before else "-"
+            rows.append(f"| {name} | {b} | {after[name] / 60:.1f} |" if name in after else f"| {name} | {b} | - |")
+        rows.append(f"| **all stages** | {sum(before.values()) / 60:.1f} | {sum(after.values()) / 60:.1f} |")
+        text += ("\nPer stage (each executed notebook's papermill duration, the items of a `foreach` stage summed; "
+                 f"before: {res.get('before', {}).get('note', 'the previous full run')}):\n\n" + "\n".join(rows) + "\n")
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cold", action="store_true", help="also run the whole pipeline in a fresh clone")
@@ -167,7 +211,8 @@ def main() -> None:
     if w is not None:
         print(f"| dvc repro, warm no-op | {w['dvc_repro_noop_s']} |")
     out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"written {out.relative_to(ROOT)}")
+    (out.parent / "repro.md").write_text(render_md(res))
+    print(f"written {out.relative_to(ROOT)} and repro.md")
     if w is not None and not w["up_to_date"]:
         raise SystemExit(f"the warm run was not a no-op: stages {w['stages_run']} ran; commit the results of "
                          "`dvc repro` first")

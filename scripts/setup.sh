@@ -34,7 +34,7 @@ if "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   echo "setup: torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)') already installed, kept"
 elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   echo "setup: GPU found, installing torch with CUDA from PyPI"
-  pip install -q "torch>=2.2"
+  pip install -q "torch>=2.6"
 elif pip install -q --no-index --no-deps "torch==2.13.0" >/dev/null 2>&1; then
   echo "setup: CPU torch 2.13.0 from the local wheel"
   pip install -q "torch==2.13.0"   # its dependencies

@@ -158,3 +158,26 @@ def cycles() -> list[list[str]]:
         if m not in index:
             visit(m)
     return out
+
+
+def reruns(dvc_yaml: dict, key: str) -> set[str]:
+    """Stages that a change of the parameter ``key`` re-runs: those that list it, then every stage that depends
+    (transitively) on an output of one of them. Names without the ``@item`` of foreach stages."""
+    stages = {}
+    for name, st in dvc_yaml["stages"].items():
+        body = st.get("do", st)
+        stages[name] = {"params": [p for p in body.get("params") or [] if isinstance(p, str)],
+                        "deps": body.get("deps") or [],
+                        "outs": [o if isinstance(o, str) else next(iter(o)) for o in body.get("outs") or []]}
+    run = {n for n, s in stages.items() if key in s["params"]}
+
+    def touches(dep: str, out: str) -> bool:
+        return dep == out or dep.startswith(out.rstrip("/") + "/") or out.startswith(dep.rstrip("/") + "/")
+
+    grew = True
+    while grew:
+        outs = [o for n in run for o in stages[n]["outs"]]
+        new = {n for n, s in stages.items() if n not in run and any(touches(d, o) for d in s["deps"] for o in outs)}
+        run |= new
+        grew = bool(new)
+    return run

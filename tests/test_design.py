@@ -107,3 +107,27 @@ def test_stage_modules_import_only_what_they_need_of_torch():
     for name in torch_free:
         mods = D.closure(D.notebook_imports(REPO / "notebooks" / f"{STAGES[name].notebook}.ipynb"))
         assert not any(m.startswith(("tsns.encoder.extract", "tsns.encoder.model", "tsns.mft")) for m in mods), name
+
+
+def test_the_documented_rerun_set_of_an_experiment_is_what_dvc_yaml_implies():
+    import re
+
+    import yaml
+    from design import reruns
+
+    text = (REPO / "docs" / "usage.md").read_text()
+    m = re.search(r"`python -m tsns exp -S importance\.J=20` re-runs: ([^.]+)\.", text)
+    assert m, "docs/usage.md must say which stages `-S importance.J=20` re-runs"
+    said = {s.strip().split("@")[0] for s in m.group(1).split(",")}
+    assert said == reruns(yaml.safe_load((REPO / "dvc.yaml").read_text()), "importance.J")
+
+
+def test_dependency_floors_exclude_versions_with_known_vulnerabilities():
+    """pyarrow < 14.0.1 (CVE-2023-47248) and torch < 2.6 (torch.load with weights_only, CVE-2025-32434)."""
+    import re
+
+    text = (REPO / "requirements.txt").read_text()
+    floors = {m.group(1): tuple(int(x) for x in m.group(2).split(".")) for m in
+              re.finditer(r"^([A-Za-z0-9_-]+)>=([0-9.]+)", text, re.M)}
+    assert floors["pyarrow"] >= (14, 0, 1) and floors["torch"] >= (2, 6)
+    assert 'torch>=2.2' not in (REPO / "scripts/setup.sh").read_text()

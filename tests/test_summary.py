@@ -54,3 +54,19 @@ def test_transferability_verdict_reads_the_interval_and_tolerates_a_missing_with
     corr.loc[0, ["rho_accuracy_low", "within_target_rho"]] = [0.1, 0.25]
     (line,) = _transferability_verdict(corr)
     assert ": holds," in line and "+0.25 within a target" in line
+
+
+def test_headline_tables_put_ours_with_n_beside_the_paper(tmp_path):
+    from tsns.stages.summary import headline_markdown
+    from tsns.store.paths import Store
+
+    store = Store(tmp_path)
+    store.tables.mkdir(parents=True)
+    pd.DataFrame([{"pair": "Average", "source": "Average", "target": "Average", "last_layer_mean": 60.71,
+                   "all_layers_mean": 70.2, "paper_BERT_1024": 77.4, "singletsns_K100_mean": 71.23,
+                   "singletsns_K100_std": 0.51, "random_K100_mean": 66.6, "random_K100_std": 0.4,
+                   "paper_singletsns_K100": 77.9}]).to_csv(store.tables / "table2.csv", index=False)
+    md = headline_markdown(store, [0, 1, 2], "scitail")
+    assert "| SingleTSNS K=100 | 71.2 ± 0.5 (n=3) | 77.9 |" in md
+    assert "| last-layer [CLS] | 60.7 | 77.4 |" in md and "| random K=100 (control) | 66.6 ± 0.4 (n=3) | - |" in md
+    assert "Table 4" not in md  # a table that was not computed is left out, not invented

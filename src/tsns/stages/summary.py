@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ..config.data import DataConfig
+from ..config.mft import MftConfig
 from ..config.nli import NliConfig
 from ..config.transfer import TransferConfig
 from ..errors import TSNSError
 from ..method.stats import jaccard_between_seeds, paired
-from ..render import markdown_table
+from ..render import DATASET_NAME, cell, markdown_table
 from ..store import load, write
 from .context import context
 
@@ -56,7 +57,10 @@ def run(*, params: dict | None = None, root: str | Path | None = None) -> dict:
     write.table(store.tables, "verdicts", markdown="# What holds of the paper\n\n" + "\n".join(
         f"- {v}" for v in verdicts) + "\n")
     metrics = write.metrics(store.metrics(), headline(tables, store, L_main))
-    return {"tests": tests, "stability": stability, "verdicts": verdicts, "metrics": metrics}
+    md = headline_markdown(store, seeds, nli.target, ctx.section(MftConfig).seeds)
+    write.table(store.tables, "headline", markdown=md)
+    write.table(store.tables, "alpha", markdown=alpha_markdown(store, ctx.section(TransferConfig).domains[0]))
+    return {"tests": tests, "stability": stability, "verdicts": verdicts, "metrics": metrics, "headline": md}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -241,6 +245,124 @@ def render_stability(stab: pd.DataFrame, seeds) -> str:
     return ("# Selection stability: the same neurons across seeds?\n\n" + markdown_table(head, rows)
             + f"\n\nMean Jaccard overlap of the top-K SingleTSNS neurons between every two of the {len(seeds)} seeds "
             "(1 = the same set). K = N is 1 by construction.\n")
+
+
+# --------------------------------------------------------------------------- headline tables (the README's)
+def _wide(store, name: str) -> pd.DataFrame:
+    path = store.tables / f"{name}.csv"
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+
+def _ks(wide: pd.DataFrame, method: str) -> list[int]:
+    return sorted({int(c[len(method) + 2:].split("_")[0]) for c in wide.columns
+                   if c.startswith(f"{method}_K") and c.endswith("_mean")})
+
+
+def _near(Ks: list[int], K: int) -> int:
+    return min(Ks, key=lambda k: (abs(k - K), -k))
+
+
+def headline_markdown(store, seeds, nli_target: str, mft_seeds=(0,)) -> str:
+    """The README's results: each table's headline rows, ours (mean ± std over n seeds) beside the paper's."""
+    n = len(seeds)
+    parts = ["# Headline results\n\nAccuracy (%) on the unseen target. **ours**: mean ± sample std over "
+             f"n = {n} seeds (a cell without ± does not depend on the seed); **paper**: Valipour et al. (2019), "
+             "bert-large, average of 5 runs. The full tables, with every pair, are in `reports/tables/`.\n"]
+    t2 = _wide(store, "table2")
+    if len(t2):
+        a = t2[t2.pair == "Average"].iloc[0]
+        rows = [["last-layer [CLS]", cell(a.last_layer_mean), cell(a.paper_BERT_1024)],
+                ["all layers, no selection", cell(a.all_layers_mean), "-"]]
+        for K in _ks(t2, "singletsns"):
+            rows.append([f"SingleTSNS K={K}", cell(a[f"singletsns_K{K}_mean"], a[f"singletsns_K{K}_std"], n),
+                         cell(a.get(f"paper_singletsns_K{K}"))])
+            rows.append([f"random K={K} (control)", cell(a[f"random_K{K}_mean"], a[f"random_K{K}_std"], n), "-"])
+        parts.append("## Table 2: one Amazon domain -> another (average of the 12 pairs)\n\n"
+                     + markdown_table(["method", "ours", "paper"], rows) + "\n")
+    t4 = _wide(store, "table4")
+    if len(t4):
+        a = t4[t4.scenario == "Average"].iloc[0]
+        rows = [["last-layer [CLS], trained on the three sources", cell(a.last_layer_mean), cell(a.paper_BERT_1024)]]
+        for K in _ks(t4, "multitsns"):
+            rows.append([f"MultiTSNS K={K}", cell(a[f"multitsns_K{K}_mean"], a[f"multitsns_K{K}_std"], n),
+                         cell(a.get(f"paper_multitsns_K{K}"))])
+            rows.append([f"random K={K} from the three sources (control)",
+                         cell(a[f"random_K{K}_mean"], a[f"random_K{K}_std"], n), "-"])
+        parts.append("## Table 4: three Amazon domains -> the fourth (average of the 4 scenarios)\n\n"
+                     + markdown_table(["method", "ours", "paper"], rows) + "\n")
+    t3 = _wide(store, "table3")
+    if len(t3) and "status" in t3:
+        ok = t3[(t3.status == "ok") & (t3.target == nli_target)]
+        Ks = _ks(t3, "singletsns")
+        if len(ok) and Ks:
+            K = _near(Ks, VERDICT_K)
+            rows = [[f"{DATASET_NAME.get(r.source, r.source)} -> {DATASET_NAME.get(r.target, r.target)}",
+                     cell(r.last_layer_mean), cell(r.paper_BERT_1024),
+                     cell(r[f"singletsns_K{K}_mean"], r[f"singletsns_K{K}_std"], n),
+                     cell(r.get(f"paper_singletsns_K{K}")), cell(r[f"random_K{K}_mean"], r[f"random_K{K}_std"], n)]
+                    for _, r in ok.iterrows()]
+            parts.append(f"## Table 3: one NLI / paraphrase source -> {DATASET_NAME.get(nli_target, nli_target)} (K={K})\n\n" + markdown_table(
+                ["source -> target", "ours: last layer", "paper: last layer", "ours: SingleTSNS", "paper: SingleTSNS",
+                 "ours: random K"], rows) + "\n")
+    t5 = _wide(store, "table5")
+    if len(t5) and "status" in t5:
+        ok = t5[t5.status == "ok"]
+        Ks = _ks(t5, "multitsns")
+        if len(ok) and Ks:
+            K = _near(Ks, VERDICT_K)
+            rows = [[r.scenario, cell(r.last_layer_mean, r.get("last_layer_std"), n), cell(r.paper_BERT_1024),
+                     cell(r[f"multitsns_K{K}_mean"], r[f"multitsns_K{K}_std"], n),
+                     cell(r.get(f"paper_multitsns_K{K}")), cell(r[f"random_K{K}_mean"], r[f"random_K{K}_std"], n)]
+                    for _, r in ok.iterrows()]
+            parts.append(f"## Table 5: several sources -> {DATASET_NAME.get(nli_target, nli_target)} under the sample "
+                         f"budget (K={K})\n\n"
+                         + markdown_table(["sources", "ours: last layer", "paper: last layer", "ours: MultiTSNS",
+                                           "paper: MultiTSNS", "ours: random K"], rows) + "\n")
+    mp = store.metrics("mean_pooled")
+    if mp.exists() and len(t2):
+        m = json.loads(mp.read_text()).get("mean_pooled_table2_average", {})
+        a = t2[t2.pair == "Average"].iloc[0]
+
+        def pct(key):
+            v = m.get(key)
+            if not v:
+                return "-"
+            sd = v.get("std")
+            return cell(100 * v["mean"], None if sd is None else 100 * sd, None if sd is None else n)
+
+        Ks = sorted(int(k.split("_K")[1]) for k in m if k.startswith("singletsns_K"))
+        if m and Ks:
+            rows = [["last layer", cell(a.last_layer_mean), pct("last_layer")],
+                    ["all layers", cell(a.all_layers_mean), pct("all_layers")]]
+            for K in Ks:
+                rows.append([f"SingleTSNS K={K}", cell(a.get(f"singletsns_K{K}_mean"),
+                                                       a.get(f"singletsns_K{K}_std"), n), pct(f"singletsns_K{K}")])
+                rows.append([f"random K={K}", cell(a.get(f"random_K{K}_mean"), a.get(f"random_K{K}_std"), n),
+                             pct(f"random_K{K}")])
+            parts.append("## Beyond the paper: selection on mean-pooled activations (Table 2 average)\n\n"
+                         + markdown_table(["method", "[CLS] (the paper's)", "mean pooling"], rows) + "\n")
+    mft = _wide(store, "mft")
+    if len(mft):
+        rows = [[r.label, cell(r.average_mean, r.average_std, len(mft_seeds)), cell(r.paper_average)] for _, r in mft.iterrows()]
+        parts.append("## Meta Fine-Tuning (Wang et al. 2020): test accuracy, average of the 4 Amazon domains\n\n"
+                     + markdown_table(["method", "ours", "paper (BERT-base)"], rows) + "\n")
+    return "\n".join(parts)
+
+
+def alpha_markdown(store, dataset: str) -> str:
+    """The scaling trap of eq. 1 on real data: Jaccard of the top-K set at each alpha with the alpha = 1 set."""
+    side = store.importance(dataset).with_suffix(".json")
+    if not side.exists():
+        return "# What alpha does in eq. 1\n\nNo importance of " + dataset + ".\n"
+    study = pd.DataFrame(json.loads(side.read_text())["alpha_study"])
+    alphas = sorted(study.alpha.unique())
+    K = int(study.K.iloc[0])
+    rows = [[sc] + [f"{study[(study.scaling == sc) & (study.alpha == a)].jaccard_vs_alpha1.iloc[0]:.2f}"
+                    for a in alphas] for sc in study.scaling.unique()]
+    return (f"# What alpha does in eq. 1 ({DATASET_NAME.get(dataset, dataset)})\n\n"
+            + markdown_table(["scaling"] + [f"alpha = {a:g}" for a in alphas], rows)
+            + f"\n\nJaccard overlap of the top-{K} SingleTSNS set at each alpha with the alpha = 1 set, mean over "
+            "seeds (`literal`: the paper's formula; `normalized`: each term divided by its maximum first).\n")
 
 
 # --------------------------------------------------------------------------- headline metrics
