@@ -68,3 +68,15 @@ def planted():
     X = rng.normal(size=(600, 60)).astype(np.float32)
     y = (X[:, :5].sum(axis=1) + 0.5 * rng.normal(size=600) > 0).astype(int)
     return X, y
+
+
+@pytest.fixture(scope="session")
+def slice_repo(tmp_path_factory):
+    """A copy of the repository after one `dvc repro` of the slice (`pipeline_slice.shrink`): (root, env, first run).
+
+    Shared by the end-to-end and reliability tests, so the test command pays for one slice. A test that changes
+    the copy's state leaves it consistent (a finished `dvc repro`), and each test reads the state it starts from.
+    """
+    from pipeline_slice import make_slice, shrink
+
+    return make_slice(tmp_path_factory.mktemp("pipeline"), shrink)

@@ -51,3 +51,37 @@ def make_slice(root: Path, update: Callable[[dict], None]) -> tuple[Path, dict, 
     run(["git", "init", "-q"], root, e)
     first = run([sys.executable, "-m", "dvc", "repro"], root, e)
     return root, e, first
+
+
+AMAZON = ["books", "dvd", "electronics", "kitchen"]
+# the NLI datasets come from the shared mirror when it is beside the repository; without it their rows must say
+# "data not available" and the pipeline must still finish
+MIRROR = REPO.parent / "shared" / "datasets"
+NLI = ["rte", "mrpc", "snli", "scitail"] if (MIRROR / "scitail").is_dir() else []
+
+
+def shrink(params: dict) -> None:
+    """The slice of every end-to-end and reliability test: embedded Amazon (and mirrored NLI pairs), 6 rows per
+    (split, label), tiny forests, every stage."""
+    params["data"].update(datasets=AMAZON + NLI, limit=6, mirror=str(MIRROR) if NLI else None, allow_download=False)
+    params["seeds"] = [0, 1]
+    params["importance"].update(J=2, n_estimators=8, n_jobs=1)  # in-process fits: the kill test can count them
+    params["transfer"]["K"] = [5, 100000]  # the second is capped at N
+    params["fingerprint"]["K"] = 20
+    params["meta"].update(K=[5, 100000], tune_K=20, J=2, gamma=0.5, alpha_grid=[0.0, 1.0])
+    params["nli"].update(K=[5, 100000], L=20, L_sweep=[10], sweep_K=5,
+                         scenarios={"SNLI": ["snli"], "QQP+RTE": ["qqp", "rte"], "SNLI+RTE+MRPC": ["snli", "rte", "mrpc"]})
+    params["transferability"].update(K=5, fingerprint_K=20, jaccard_K=[5, 20], n_estimators=8, bootstrap=100)
+    # IMDB is not in the slice: the truncation table says "data not available"; one variant (tail truncation)
+    params["baselines"].update(domains=["books", "dvd"], K=5, variants={
+        "books-tail": {"dataset": "books", "pooling": "cls", "truncation": "tail"}})
+    # MFT on two domains: BERT (S) and MFT (Full) only, 16 tokens, the slice's few training rows
+    params["mft"].update(domains=["books", "dvd"], variants=["bert_s", "mft"], layers=[3, 6], max_length=16,
+                         batch_size=4, train_rows=None)
+    params["mft_transfer"].update(targets=["books", "dvd", "kitchen"], encoders=["pretrained", "mft"], K=[5],
+                                  max_length=16)
+
+
+def stages_run(out: str) -> set[str]:
+    """The stages a `dvc repro` printed as run."""
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}

@@ -12,41 +12,9 @@ import sys
 
 import pytest
 import yaml
-from pipeline_slice import REPO, make_slice, run
+from pipeline_slice import AMAZON, NLI, run
 
 pytestmark = pytest.mark.e2e
-
-AMAZON = ["books", "dvd", "electronics", "kitchen"]
-# the NLI datasets come from the shared mirror when it is beside the repository; without it their rows must say
-# "data not available" and the pipeline must still finish
-MIRROR = REPO.parent / "shared" / "datasets"
-NLI = ["rte", "mrpc", "snli", "scitail"] if (MIRROR / "scitail").is_dir() else []
-
-
-def _shrink(params: dict) -> None:
-    # embedded Amazon (and mirrored NLI pairs), 6 rows per (split, label)
-    params["data"].update(datasets=AMAZON + NLI, limit=6, mirror=str(MIRROR) if NLI else None, allow_download=False)
-    params["seeds"] = [0, 1]
-    params["importance"].update(J=2, n_estimators=8)
-    params["transfer"]["K"] = [5, 100000]  # the second is capped at N
-    params["fingerprint"]["K"] = 20
-    params["meta"].update(K=[5, 100000], tune_K=20, J=2, gamma=0.5, alpha_grid=[0.0, 1.0])
-    params["nli"].update(K=[5, 100000], L=20, L_sweep=[10], sweep_K=5,
-                         scenarios={"SNLI": ["snli"], "QQP+RTE": ["qqp", "rte"], "SNLI+RTE+MRPC": ["snli", "rte", "mrpc"]})
-    params["transferability"].update(K=5, fingerprint_K=20, jaccard_K=[5, 20], n_estimators=8, bootstrap=100)
-    # IMDB is not in the slice: the truncation table says "data not available"; one variant (tail truncation)
-    params["baselines"].update(domains=["books", "dvd"], K=5, variants={
-        "books-tail": {"dataset": "books", "pooling": "cls", "truncation": "tail"}})
-    # MFT on two domains: BERT (S) and MFT (Full) only, 16 tokens, the slice's few training rows
-    params["mft"].update(domains=["books", "dvd"], variants=["bert_s", "mft"], layers=[3, 6], max_length=16,
-                         batch_size=4, train_rows=None)
-    params["mft_transfer"].update(targets=["books", "dvd", "kitchen"], encoders=["pretrained", "mft"], K=[5],
-                                  max_length=16)
-
-
-@pytest.fixture(scope="module")
-def slice_repo(tmp_path_factory):
-    return make_slice(tmp_path_factory.mktemp("pipeline"), _shrink)
 
 
 def test_pipeline_outputs(slice_repo):
@@ -211,3 +179,18 @@ def test_mft_stages(slice_repo):
         enc = json.loads((run / "encoder.json").read_text())
         sources = [d for d in doms if d != target]
         assert enc["sources"] == sources and enc["fit_on"] == [sha[d] for d in sources]
+
+
+def test_a_rejected_experiment_leaves_the_workspace_as_it_was(slice_repo):
+    """`python -m tsns exp -S importance.beta=1.5`: one line, exit 1, and git sees no change (params.yaml, dvc.lock
+    and every tracked or untracked output untouched), because the value is checked before DVC runs."""
+    root, env, _ = slice_repo
+    run(["git", "add", "-A"], root, env)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "state before the experiment"], root,
+        env)
+    p = run([sys.executable, "-m", "tsns", "exp", "-S", "importance.beta=1.5"], root, env, check=False)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines() == [
+        "error: importance.beta=1.5 must be a number in (0, 1]: fix importance.beta in params.yaml "
+        "(or pass `dvc exp run -S importance.beta=...`)"]
+    assert run(["git", "status", "--porcelain"], root, env).stdout == ""
