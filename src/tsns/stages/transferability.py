@@ -170,15 +170,19 @@ def plot_curve(curve: pd.DataFrame, path: Path, names: Sequence[str]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name in names:
-        ax.plot(curve["fraction"], curve[name], marker="o", label=name)
-    ax.plot(curve["fraction"], curve["random"], ls="--", color="grey", label="random order")
-    ax.plot(curve["fraction"], curve["oracle"], ls=":", color="black", label="run all (best)")
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    markers = "osD^v<>pPX*h"
+    styles = ["-", "--", "-.", ":"]
+    for i, name in enumerate(names):  # a marker and a dash pattern each: lines told apart without colour
+        ax.plot(curve["fraction"], curve[name], marker=markers[i % len(markers)], ls=styles[i % len(styles)],
+                label=name, markersize=5)
+    ax.plot(curve["fraction"], curve["random"], ls="--", color="grey", linewidth=2, label="random order")
+    ax.plot(curve["fraction"], curve["oracle"], ls=":", color="black", linewidth=2, label="run all (best)")
     ax.set_xlabel("fraction of each target's candidate sources run")
-    ax.set_ylabel("best transfer accuracy reached (%), mean over targets")
+    ax.set_ylabel("best transfer accuracy reached (%)\nmean over targets")
     ax.set_title("Choosing the source before running it (leave-one-target-out)")
-    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return save_figure(fig, path)
 
