@@ -66,7 +66,10 @@ def test_headline_tables_put_ours_with_n_beside_the_paper(tmp_path):
                    "all_layers_mean": 70.2, "paper_BERT_1024": 77.4, "singletsns_K100_mean": 71.23,
                    "singletsns_K100_std": 0.51, "random_K100_mean": 66.6, "random_K100_std": 0.4,
                    "paper_singletsns_K100": 77.9}]).to_csv(store.tables / "table2.csv", index=False)
+    (tmp_path / "reports/previous").mkdir(parents=True)
+    (tmp_path / "reports/previous/metrics.json").write_text(
+        '{"table2_average": {"singletsns_K100": {"mean": 0.7123, "std": 0.0054}}}')
     md = headline_markdown(store, [0, 1, 2], "scitail")
-    assert "| SingleTSNS K=100 | 71.2 ± 0.5 (n=3) | 77.9 |" in md
-    assert "| last-layer [CLS] | 60.7 | 77.4 |" in md and "| random K=100 (control) | 66.6 ± 0.4 (n=3) | - |" in md
+    assert "| SingleTSNS K=100 | 71.2 ± 0.5 (n=3) | 77.9 | 71.2 |" in md  # beside the paper's and the previous run's
+    assert "| last-layer [CLS] | 60.7 | 77.4 | - |" in md and "| random K=100 (control) | 66.6 ± 0.4 (n=3) | - | - |" in md
     assert "Table 4" not in md  # a table that was not computed is left out, not invented

@@ -25,8 +25,10 @@ Sources are tried in this order (:func:`load`):
 
 1. a user mirror folder laid out like ``../shared/datasets`` (``mirror=``), every file
    checked against its known sha256 (mismatch: :class:`~tsns.errors.ChecksumError`);
-2. data embedded in the repository under ``data/embedded/`` (the Amazon domains),
-   byte-identical to the mirror files and checked member by member;
+2. data embedded in the repository under ``data/embedded/`` (:mod:`tsns.datasets.embedded`): the
+   official files of the Amazon domains, SST-2, RTE, MRPC, the SNLI dev and SciTail test splits, checked
+   member by member like mirror files, and the IMDB reviews that the documented ``limit``/``seed`` settings
+   keep (the same rows as from the full release; another setting falls through to the next source);
 3. the official download URL, cached under ``cache_dir`` and checked against the
    archive checksum published by TensorFlow Datasets / Hugging Face datasets.
 
@@ -48,7 +50,6 @@ from __future__ import annotations
 
 import logging
 import os
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ import pandas as pd
 from ..errors import ConfigError, DataUnavailableError, TSNSError
 from .parsers import PARSERS, Parsed
 from .registry import get_spec
+from .rows import drawn
 from .sources import Blob, SourceMissing, from_embedded, from_mirror, from_url
 from .spec import COLUMNS, SPLITS, DatasetSpec, one_line
 from .table import validate_labels
@@ -91,15 +93,20 @@ def _to_frame(spec: DatasetSpec, parsed: Parsed) -> pd.DataFrame:
     return df
 
 
-def _apply_limit(df: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+def _apply_limit(df: pd.DataFrame, limit: int, seed: int, groups: dict | None = None) -> pd.DataFrame:
+    """Keep the rows that ``limit`` and ``seed`` draw per (split, label), in their order.
+
+    ``groups`` (an embedded rows manifest's) says, per ``"<split>:<label>"``, the group's size in the full
+    release and the ranks of the rows at hand: the draw is then the full release's.
+    """
     keep = np.zeros(len(df), dtype=bool)
     for (split, label), idx in df.groupby(["split", "label"], sort=True).indices.items():
-        if len(idx) <= limit:
-            keep[idx] = True
+        if groups is None:
+            keep[idx[drawn(len(idx), limit, seed, split, int(label))]] = True
             continue
-        key = zlib.crc32(f"{split}:{int(label)}".encode())
-        rng = np.random.default_rng([int(seed), key])
-        keep[np.sort(rng.choice(idx, size=limit, replace=False))] = True
+        group = groups[f"{split}:{int(label)}"]
+        ranks = np.asarray(group["ranks"], dtype=np.int64)
+        keep[idx[np.isin(ranks, drawn(int(group["n"]), limit, seed, split, int(label)))]] = True
     return df.loc[keep].reset_index(drop=True)
 
 
@@ -178,6 +185,7 @@ def load(
         raise ConfigError(f"limit must be a positive integer or None, got {limit!r}: fix data.limit in params.yaml")
     attempts: list[str] = []
     blobs: dict[str, Blob] | None = None
+    rows: dict | None = None  # an embedded rows manifest: the rows at hand are a subset of the release
     source = origin = ""
     downloads: dict[str, str] = {}
 
@@ -191,7 +199,7 @@ def load(
         attempts.append("mirror (none given)")
     if blobs is None:
         try:
-            blobs, origin = from_embedded(spec, verify)
+            blobs, origin, rows = from_embedded(spec, verify, limit, seed)
             source = "embedded"
         except SourceMissing as exc:
             attempts.append(str(exc))
@@ -218,7 +226,7 @@ def load(
     known = {fs.path: bool(fs.sha256) for fs in spec.files}
     parsed = PARSERS[spec.parser](spec, blobs)
     df = _to_frame(spec, parsed)
-    n_before = len(df)
+    n_before = len(df) if rows is None else sum(int(g["n"]) for g in rows["groups"].values())
     if parsed.skipped:
         seen = parsed.skipped + len(parsed.ids) + sum(parsed.dropped.values())
         if parsed.skipped > max_malformed * seen:
@@ -228,7 +236,7 @@ def load(
                 "release (or raise data.max_malformed)"))
         logger.warning("%s: skipped %d malformed rows (first: %s)", spec.name, parsed.skipped, parsed.first_bad)
     if limit is not None:
-        df = _apply_limit(df, int(limit), seed)
+        df = _apply_limit(df, int(limit), seed, None if rows is None else rows["groups"])
     validate_labels(df, spec.name)
     provenance: dict[str, Any] = {
         "dataset": spec.name,

@@ -20,6 +20,7 @@ from typing import IO
 
 from ..errors import ChecksumError
 from ..io import file_sha256
+from .embedded import EMBEDDED, MANIFEST, Embedded, read_manifest, uncovered
 from .spec import CHUNK, DOWNLOAD_TIMEOUT_S, EMBEDDED_DIR, DatasetSpec, FileSpec, one_line
 
 logger = logging.getLogger(__name__)
@@ -118,15 +119,27 @@ def from_mirror(spec: DatasetSpec, mirror: Path, verify: bool) -> tuple[dict[str
     return blobs, str(mirror)
 
 
-def from_embedded(spec: DatasetSpec, verify: bool) -> tuple[dict[str, Blob], str]:
-    if not spec.embedded:
+def from_embedded(spec: DatasetSpec, verify: bool, limit: int | None = None,
+                  seed: int = 0) -> tuple[dict[str, Blob], str, dict | None]:
+    """The dataset's files from ``data/embedded/`` (:mod:`tsns.datasets.embedded`).
+
+    Returns the blobs, the origin and, for a rows archive, its manifest (None for whole files). A rows archive
+    that lacks some row ``limit`` and ``seed`` keep raises :class:`SourceMissing`, so the next source is tried.
+    """
+    entry = EMBEDDED.get(spec.name)
+    if entry is None:
         raise SourceMissing("embedded data (none for this dataset)")
-    archive = Path(EMBEDDED_DIR) / spec.embedded
+    archive = Path(EMBEDDED_DIR) / entry.archive
     if not archive.is_file():
         raise SourceMissing(f"embedded archive {archive} (not found)")
+    fix = "restore it with `git checkout -- data/embedded` (see data/embedded/PROVENANCE.md)"
+    default = Path(__file__).resolve().parents[3] / "data" / "embedded"
+    origin = f"data/embedded/{entry.archive}" if Path(EMBEDDED_DIR).resolve() == default.resolve() else str(archive)
+    if entry.rows_sha256 is not None:
+        return _embedded_rows(spec, entry, archive, origin, verify, limit, seed, fix)
     wanted = {}
     for fs in spec.files:
-        member = fs.path[len(spec.embedded_prefix) :] if fs.path.startswith(spec.embedded_prefix) else fs.path
+        member = fs.path[len(entry.prefix) :] if fs.path.startswith(entry.prefix) else fs.path
         wanted[member] = fs
     blobs: dict[str, Blob] = {}
     try:
@@ -138,27 +151,39 @@ def from_embedded(spec: DatasetSpec, verify: bool) -> tuple[dict[str, Blob], str
                     fs = wanted[m.name]
                     blobs[fs.path] = Blob(origin=f"{archive}:{m.name}", data=fh.read())
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ChecksumError(
-            one_line(
-                f"embedded archive {archive} is unreadable ({exc}); restore it with "
-                "`git checkout -- data/embedded` (see data/embedded/PROVENANCE.md)"
-            )
-        ) from exc
+        raise ChecksumError(one_line(f"embedded archive {archive} is unreadable ({exc}); {fix}")) from exc
     missing = [fs.path for fs in spec.files if fs.required and fs.path not in blobs]
     if missing:
         raise SourceMissing(f"embedded archive {archive} (missing {', '.join(missing)})")
     if verify:
         for fs in spec.files:
             if fs.path in blobs:
-                verify_blob(
-                    spec,
-                    fs,
-                    blobs[fs.path],
-                    fix="restore the archive with `git checkout -- data/embedded` (see data/embedded/PROVENANCE.md)",
-                )
-    default = Path(__file__).resolve().parents[2] / "data" / "embedded"
-    origin = f"data/embedded/{spec.embedded}" if Path(EMBEDDED_DIR).resolve() == default else str(archive)
-    return blobs, origin
+                verify_blob(spec, fs, blobs[fs.path], fix=f"restore the archive with `git checkout -- data/embedded` "
+                            "(see data/embedded/PROVENANCE.md)")
+    return blobs, origin, None
+
+
+def _embedded_rows(spec: DatasetSpec, entry: Embedded, archive: Path, origin: str, verify: bool,
+                   limit: int | None, seed: int, fix: str) -> tuple[dict[str, Blob], str, dict]:
+    """A rows archive: checked as a whole against its recorded sha256, then its manifest against the setting."""
+    data = archive.read_bytes()
+    blob = Blob(origin=str(archive), data=data)
+    if verify and blob.sha256() != entry.rows_sha256:
+        raise ChecksumError(one_line(
+            f"checksum mismatch for {archive} (dataset {spec.name!r}): expected sha256 {entry.rows_sha256}, "
+            f"got {blob.sha256()}; {fix}"))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as tar:
+            fh = tar.extractfile(MANIFEST)
+            assert fh is not None
+            manifest = read_manifest(fh.read())
+    except (tarfile.TarError, OSError, EOFError, KeyError, ValueError, AssertionError) as exc:
+        raise ChecksumError(one_line(f"embedded archive {archive} is unreadable ({exc}); {fix}")) from exc
+    why = uncovered(manifest, limit, seed)
+    if why is not None:
+        raise SourceMissing(f"embedded archive {archive} ({why})")
+    (fs,) = spec.files
+    return {fs.path: blob}, origin, manifest
 
 
 def _fetch_url(url: str, dest: Path, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> str:

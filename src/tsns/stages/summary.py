@@ -262,34 +262,55 @@ def _near(Ks: list[int], K: int) -> int:
     return min(Ks, key=lambda k: (abs(k - K), -k))
 
 
+def _previous(store, name: str, key: str):
+    """The mean (%) of a headline metric of the run before the fidelity fixes (``reports/previous/``), or "-"."""
+    path = store.root / "reports" / "previous" / name
+    doc = json.loads(path.read_text()).get(key, {}) if path.exists() else {}
+
+    def get(metric: str) -> str:
+        v = doc.get(metric)
+        if v is None:
+            return "-"
+        return cell(100 * (v["mean"] if isinstance(v, dict) else v))
+
+    return get
+
+
 def headline_markdown(store, seeds, nli_target: str, mft_seeds=(0,)) -> str:
     """The README's results: each table's headline rows, ours (mean ± std over n seeds) beside the paper's."""
     n = len(seeds)
     parts = ["# Headline results\n\nAccuracy (%) on the unseen target. **ours**: mean ± sample std over "
              f"n = {n} seeds (a cell without ± does not depend on the seed); **paper**: Valipour et al. (2019), "
-             "bert-large, average of 5 runs. The full tables, with every pair, are in `reports/tables/`.\n"]
+             "bert-large, average of 5 runs; **ours before**: the same pipeline before three fixes (the constant "
+             "embedding-output [CLS] counted in N, the classifier at C = 1, `reports/previous/`), mean only. The full "
+             "tables, with every pair, are in `reports/tables/`.\n"]
+    prev2 = _previous(store, "metrics.json", "table2_average")
+    prev4 = _previous(store, "metrics_multi.json", "table4_average")
+    head = ["method", "ours", "paper", "ours before (N with the embedding output, C = 1)"]
     t2 = _wide(store, "table2")
     if len(t2):
         a = t2[t2.pair == "Average"].iloc[0]
-        rows = [["last-layer [CLS]", cell(a.last_layer_mean), cell(a.paper_BERT_1024)],
-                ["all layers, no selection", cell(a.all_layers_mean), "-"]]
+        rows = [["last-layer [CLS]", cell(a.last_layer_mean), cell(a.paper_BERT_1024), prev2("last_layer")],
+                ["all layers, no selection", cell(a.all_layers_mean), "-", prev2("all_layers")]]
         for K in _ks(t2, "singletsns"):
             rows.append([f"SingleTSNS K={K}", cell(a[f"singletsns_K{K}_mean"], a[f"singletsns_K{K}_std"], n),
-                         cell(a.get(f"paper_singletsns_K{K}"))])
-            rows.append([f"random K={K} (control)", cell(a[f"random_K{K}_mean"], a[f"random_K{K}_std"], n), "-"])
+                         cell(a.get(f"paper_singletsns_K{K}")), prev2(f"singletsns_K{K}")])
+            rows.append([f"random K={K} (control)", cell(a[f"random_K{K}_mean"], a[f"random_K{K}_std"], n), "-",
+                         prev2(f"random_K{K}")])
         parts.append("## Table 2: one Amazon domain -> another (average of the 12 pairs)\n\n"
-                     + markdown_table(["method", "ours", "paper"], rows) + "\n")
+                     + markdown_table(head, rows) + "\n")
     t4 = _wide(store, "table4")
     if len(t4):
         a = t4[t4.scenario == "Average"].iloc[0]
-        rows = [["last-layer [CLS], trained on the three sources", cell(a.last_layer_mean), cell(a.paper_BERT_1024)]]
+        rows = [["last-layer [CLS], trained on the three sources", cell(a.last_layer_mean), cell(a.paper_BERT_1024),
+                 prev4("last_layer")]]
         for K in _ks(t4, "multitsns"):
             rows.append([f"MultiTSNS K={K}", cell(a[f"multitsns_K{K}_mean"], a[f"multitsns_K{K}_std"], n),
-                         cell(a.get(f"paper_multitsns_K{K}"))])
+                         cell(a.get(f"paper_multitsns_K{K}")), prev4(f"multitsns_K{K}")])
             rows.append([f"random K={K} from the three sources (control)",
-                         cell(a[f"random_K{K}_mean"], a[f"random_K{K}_std"], n), "-"])
+                         cell(a[f"random_K{K}_mean"], a[f"random_K{K}_std"], n), "-", prev4(f"random_K{K}")])
         parts.append("## Table 4: three Amazon domains -> the fourth (average of the 4 scenarios)\n\n"
-                     + markdown_table(["method", "ours", "paper"], rows) + "\n")
+                     + markdown_table(head, rows) + "\n")
     t3 = _wide(store, "table3")
     if len(t3) and "status" in t3:
         ok = t3[(t3.status == "ok") & (t3.target == nli_target)]
