@@ -158,7 +158,7 @@ def from_embedded(spec: DatasetSpec, verify: bool, limit: int | None = None,
     if verify:
         for fs in spec.files:
             if fs.path in blobs:
-                verify_blob(spec, fs, blobs[fs.path], fix=f"restore the archive with `git checkout -- data/embedded` "
+                verify_blob(spec, fs, blobs[fs.path], fix="restore the archive with `git checkout -- data/embedded` "
                             "(see data/embedded/PROVENANCE.md)")
     return blobs, origin, None
 
