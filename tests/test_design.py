@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 
@@ -148,3 +149,33 @@ def test_dvc_plots_show_renders_offline(tmp_path):
     assert "<script" not in html and not re.search(r"(src|href)=\"https?://", html)
     images = re.findall(r'src="([^"]+\.png)"', html)
     assert len(images) == 3 and all((out / src).stat().st_size > 10_000 for src in images)
+
+
+def _chromium():
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium (Debian package `chromium`; .ci/run installs it)")
+def test_dvc_plots_show_is_not_blank_in_headless_chromium(tmp_path):
+    """The page `dvc plots show` writes, rendered offline by a real browser, shows the figures (not a blank page
+    or broken-image icons)."""
+    import subprocess
+    import sys
+
+    import matplotlib.image as mpimg
+
+    out = tmp_path / "plots"
+    p = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(out)], cwd=REPO, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    shot = tmp_path / "shot.png"
+    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                    "--window-size=1400,2400", f"--screenshot={shot}", (out / "index.html").as_uri()],
+                   capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(tmp_path)})
+    assert shot.is_file(), "chromium wrote no screenshot"
+    rgb = mpimg.imread(shot)[..., :3]
+    inked = (rgb.min(axis=-1) < 0.9).mean()  # share of pixels that are not (near) white
+    coloured = (rgb.max(axis=-1) - rgb.min(axis=-1) > 0.3).mean()  # heatmap and lines, not text alone
+    assert inked > 0.10 and coloured > 0.05, (inked, coloured)
