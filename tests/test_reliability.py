@@ -539,3 +539,38 @@ def test_single_class_source_is_refused_and_writes_nothing(tmp_path, monkeypatch
     msg = _one_line(ei.value)
     assert "single class (1)" in msg and "data.limit" in msg
     assert not (tmp_path / "data/processed").exists()
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+def test_ctrl_c_during_dvc_repro_says_one_line_and_leaves_no_partial_output(slice_repo):
+    """Ctrl-C (SIGINT to the terminal's process group) while a stage runs: no traceback, one line from the stage,
+    DVC's one ERROR line, no temporary or half-written file; the next `dvc repro` finishes with the same bytes."""
+    root, e, _ = slice_repo
+    npz = root / "data/importance/books.npz"
+    before = _sha(npz)
+
+    def default_sigint():  # a terminal's foreground job: its own group, SIGINT not ignored
+        os.setsid()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-f", "-s", "importance@books"], cwd=root, env=e,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint)
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until the stage's command has started, then let it get going
+        seen.append(line)
+        if line.startswith("> "):
+            break
+    time.sleep(3)
+    os.killpg(proc.pid, signal.SIGINT)
+    rest, _ = proc.communicate(timeout=300)
+    out = "".join(seen) + rest
+    assert proc.returncode != 0, out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    said = [line for line in rest.splitlines() if line.strip()]
+    assert len(said) <= 2 and any(line.startswith("ERROR: failed to reproduce 'importance@books'") for line in said), out
+    leftovers = [p for p in root.rglob("*") if ".running." in p.name or ".tmp" in p.name]
+    assert leftovers == []
+    assert not npz.exists() or _sha(npz) == before  # never a half-written file under the final name
+    run([sys.executable, "-m", "dvc", "repro"], root, e)
+    assert _sha(npz) == before
