@@ -14,13 +14,15 @@ REPO = Path(__file__).resolve().parents[1]
 # outputs of the pipeline: never copied, the copy makes its own
 _OUTPUTS = ("reports/", "dvc.lock", "data/processed/", "data/activations/", "data/importance/", "data/meta/", "data/meta_nli/", "data/variants/",
             "data/interim/")
+# inputs under an output folder: copied (the summary reads the numbers of the run before the fidelity fixes)
+_INPUTS = ("reports/previous/",)
 
 
 def repo_files() -> list[str]:
     """Tracked and untracked-but-not-ignored files of the repository, pipeline outputs excluded."""
     out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                          capture_output=True, text=True, check=True).stdout.split("\n")
-    return [f for f in out if f and not f.startswith(_OUTPUTS) and (REPO / f).is_file()]
+    return [f for f in out if f and (not f.startswith(_OUTPUTS) or f.startswith(_INPUTS)) and (REPO / f).is_file()]
 
 
 def env(**extra) -> dict:
