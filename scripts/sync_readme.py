@@ -17,8 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- BEGIN (\S+) -->\n)(.*?)(<!-- END \2 -->)", re.S)
 
 
-def block_text(path: Path) -> str:
-    """What the README shows of a generated file."""
+def block_text(path: Path, root: Path = ROOT) -> str:
+    """What the README shows of a generated file (a one-line notice when the committed run has not written it)."""
+    if not path.exists():
+        rel = path.relative_to(root) if path.is_relative_to(root) else path
+        return f"*`{rel}` is not in this commit: the last stage of a full `make repro` writes it.*\n"
     lines = path.read_text().strip().splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
@@ -27,7 +30,7 @@ def block_text(path: Path) -> str:
 
 
 def synced(readme: str, root: Path = ROOT) -> str:
-    return BLOCK.sub(lambda m: m.group(1) + block_text(root / m.group(2)) + m.group(4), readme)
+    return BLOCK.sub(lambda m: m.group(1) + block_text(root / m.group(2), root) + m.group(4), readme)
 
 
 def main(argv: list[str]) -> int:

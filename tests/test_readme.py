@@ -61,6 +61,10 @@ def test_block_text_drops_the_title_and_moves_headings_down(tmp_path):
     assert sync.block_text(tmp_path / "t.md") == "### Part\n\n| a |\n|---|\n"
     text = "x\n<!-- BEGIN t.md -->\nold\n<!-- END t.md -->\ny\n"
     assert sync.synced(text, tmp_path) == "x\n<!-- BEGIN t.md -->\n### Part\n\n| a |\n|---|\n<!-- END t.md -->\ny\n"
+    # a file the committed run did not write says so, instead of showing stale numbers
+    gone = "<!-- BEGIN gone.md -->\nold numbers\n<!-- END gone.md -->\n"
+    assert sync.synced(gone, tmp_path) == ("<!-- BEGIN gone.md -->\n*`gone.md` is not in this commit: the last stage "
+                                           "of a full `make repro` writes it.*\n<!-- END gone.md -->\n")
 
 
 def test_readme_main_text_is_short_and_speaks_to_users():
