@@ -162,6 +162,15 @@ def render_md(res: dict) -> str:
     if "warm" in res:
         lines.append(f"| warm no-op `dvc repro` | {res['warm']['dvc_repro_noop_s']:.1f} | - |")
     text = "\n".join(lines) + "\n"
+    if "cold" not in res and "cold_partial" in res:  # a cold run that the session's end cut short
+        part = res["cold_partial"]
+        after = _grouped(part["per_stage_s"])
+        rows = ["| stage | minutes |", "|---|---|"]
+        rows += [f"| {k} | {v / 60:.1f} |" for k, v in sorted(after.items(), key=lambda kv: -kv[1])]
+        rows.append(f"| **finished stages** | {sum(after.values()) / 60:.1f} |")
+        text += (f"\nA cold `dvc repro` of the full pipeline was not finished on this machine: {part['note']} "
+                 f"Per stage, the {part['stages_finished']} stages it finished (each executed notebook's papermill "
+                 "duration, the items of a `foreach` stage summed):\n\n" + "\n".join(rows) + "\n")
     if "cold" in res:
         after = _grouped(res["cold"]["per_stage_s"])
         before = _grouped(res.get("before", {}).get("per_stage_s", {}))
